@@ -1,0 +1,119 @@
+import Foundation
+import GBPCore
+import GBPRuntime
+import Yams
+
+/// Reads and validates a `gbpd` config file. Every problem is reported with file,
+/// line, field and reason; nothing is half-applied.
+public enum ConfigLoader {
+    public static func load(path: String) throws(ConfigError) -> DaemonConfig {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, line: nil, field: "(file)", reason: "cannot be read: \(error.localizedDescription)")])
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> DaemonConfig {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            throw ConfigError(issues: [ConfigIssue(file: file, line: nil, field: "(yaml)", reason: "not valid YAML: \(error)")])
+        }
+        guard let root else {
+            throw ConfigError(issues: [ConfigIssue(file: file, line: nil, field: "(file)", reason: "is empty")])
+        }
+        let r = ConfigReader(file: file)
+        let config = read(root, r)
+        if !r.issues.isEmpty || config == nil {
+            throw ConfigError(issues: r.issues.isEmpty
+                ? [ConfigIssue(file: file, line: nil, field: "(file)", reason: "invalid")] : r.issues)
+        }
+        return config!
+    }
+
+    static let topLevelKeys = (required: ["eal", "workers", "ports"], optional: ["mempool", "descriptors", "endpoints", "run"])
+
+    private static func read(_ root: Node, _ r: ConfigReader) -> DaemonConfig? {
+        guard let top = r.mapping(root, "", required: topLevelKeys.required, optional: topLevelKeys.optional) else { return nil }
+        let eal = top["eal"].flatMap { r.stringList($0, "eal") } ?? []
+        let workers: [UInt32] = r.each(top["workers"], "workers") { n, f in
+            r.int(n, f, in: 1...Int(RTE_MAX_LCORE_VALUE - 1)).map(UInt32.init)
+        }
+        if let w = top["workers"], workers.isEmpty, r.issues.isEmpty { r.fail(w, "workers", "at least one worker lcore is needed") }
+        if Set(workers).count != workers.count, let w = top["workers"] { r.fail(w, "workers", "an lcore is listed twice") }
+
+        let ports: [RuntimeConfig.Port] = r.each(top["ports"], "ports") { n, f in readPort(n, f, r) }
+        if let p = top["ports"], ports.isEmpty, r.issues.isEmpty { r.fail(p, "ports", "at least one port is needed") }
+        checkUnique(ports.map(\.name), top["ports"], "ports", "port name", r)
+        checkUnique(ports.map(\.devargs), top["ports"], "ports", "devargs", r)
+
+        let portNames = Set(ports.map(\.name))
+        let endpoints: [EndpointEntry] = r.each(top["endpoints"], "endpoints") { n, f in readEndpoint(n, f, portNames, r) }
+        checkUnique(endpoints.map(\.name), top["endpoints"], "endpoints", "endpoint name", r)
+        checkUnique(endpoints.map(\.mac.description), top["endpoints"], "endpoints", "endpoint MAC", r)
+
+        var runtime = RuntimeConfig(ealArguments: eal, workerLcores: workers, ports: ports)
+        if let m = top["mempool"], let mm = r.mapping(m, "mempool", optional: ["mbufs", "cache"]) {
+            if let n = mm["mbufs"] { runtime.mempoolSize = r.int(n, "mempool.mbufs", in: 1024...(1 << 26)) ?? runtime.mempoolSize }
+            if let n = mm["cache"] { runtime.mempoolCache = r.int(n, "mempool.cache", in: 0...512) ?? runtime.mempoolCache }
+        }
+        if let d = top["descriptors"], let dm = r.mapping(d, "descriptors", optional: ["rx", "tx"]) {
+            if let n = dm["rx"] { runtime.rxDescriptors = r.int(n, "descriptors.rx", in: 32...16384) ?? runtime.rxDescriptors }
+            if let n = dm["tx"] { runtime.txDescriptors = r.int(n, "descriptors.tx", in: 32...16384) ?? runtime.txDescriptors }
+        }
+        if let run = top["run"], let rm = r.mapping(run, "run", optional: ["stop_when_inputs_drained", "stats_interval_s"]) {
+            if let n = rm["stop_when_inputs_drained"] { runtime.stopWhenInputsDrained = r.bool(n, "run.stop_when_inputs_drained") ?? false }
+            if let n = rm["stats_interval_s"] { runtime.statsInterval = r.double(n, "run.stats_interval_s", in: 0...3600) ?? 1 }
+        }
+        runtime.stations = endpoints.map { .init(name: $0.name, port: $0.port, mac: $0.mac) }
+        return DaemonConfig(file: r.file, runtime: runtime, endpoints: endpoints)
+    }
+
+    private static func readPort(_ n: Node, _ f: String, _ r: ConfigReader) -> RuntimeConfig.Port? {
+        guard let m = r.mapping(n, f, required: ["name", "devargs"], optional: ["role"]) else { return nil }
+        let name = m["name"].flatMap { r.nonEmptyString($0, "\(f).name") }
+        let devargs = m["devargs"].flatMap { r.nonEmptyString($0, "\(f).devargs") }
+        var role = RuntimeConfig.PortRole.endpoint
+        if let rn = m["role"], let s = r.string(rn, "\(f).role") {
+            if let v = RuntimeConfig.PortRole(rawValue: s) { role = v } else { r.fail(rn, "\(f).role", "must be endpoint or uplink, got '\(s)'") }
+        }
+        guard let name, let devargs else { return nil }
+        return .init(name: name, devargs: devargs, role: role)
+    }
+
+    private static func readEndpoint(_ n: Node, _ f: String, _ ports: Set<String>, _ r: ConfigReader) -> EndpointEntry? {
+        guard let m = r.mapping(n, f, required: ["name", "port", "mac"], optional: ["ips", "group", "tenant"]) else { return nil }
+        let name = m["name"].flatMap { r.nonEmptyString($0, "\(f).name") }
+        var port = m["port"].flatMap { r.nonEmptyString($0, "\(f).port") }
+        if let p = port, !ports.contains(p) {
+            r.fail(m["port"], "\(f).port", "unknown port '\(p)' (ports: \(ports.sorted().joined(separator: ", ")))")
+            port = nil
+        }
+        var mac: MACAddress?
+        if let mn = m["mac"], let s = r.string(mn, "\(f).mac") {
+            mac = MACAddress(s)
+            if mac == nil { r.fail(mn, "\(f).mac", "'\(s)' is not a MAC address (aa:bb:cc:dd:ee:ff)") }
+            else if mac!.isMulticast { r.fail(mn, "\(f).mac", "\(s) is a multicast address"); mac = nil }
+        }
+        var ips: [IPAddress] = []
+        var ipsOK = true
+        if let list = m["ips"], let texts = r.stringList(list, "\(f).ips") {
+            for (i, t) in texts.enumerated() {
+                if let a = IPAddress(t) { ips.append(a) } else {
+                    r.fail(list, "\(f).ips[\(i)]", "'\(t)' is not an IPv4 or IPv6 address"); ipsOK = false
+                }
+            }
+        }
+        let group = m["group"].flatMap { r.nonEmptyString($0, "\(f).group") }
+        let tenant = m["tenant"].flatMap { r.nonEmptyString($0, "\(f).tenant") }
+        guard let name, let port, let mac, ipsOK else { return nil }
+        return EndpointEntry(name: name, port: port, mac: mac, ips: ips, group: group, tenant: tenant)
+    }
+
+    private static func checkUnique(_ values: [String], _ node: Node?, _ field: String, _ what: String, _ r: ConfigReader) {
+        var seen = Set<String>()
+        for v in values where !seen.insert(v).inserted { r.fail(node, field, "\(what) '\(v)' appears twice") }
+    }
+}
+
+private let RTE_MAX_LCORE_VALUE = 128

@@ -1,0 +1,101 @@
+import Foundation
+import GBPCore
+import GBPRuntime
+
+/// The daemon's life: load the config, start EAL, ports and workers, run the
+/// control loop on the main lcore until stopped, then shut down and report.
+public struct Daemon {
+    public struct Options: Sendable {
+        public var configPath: String
+        public var statsJSONPath: String?
+        /// Stop after this many seconds (benchmarks); nil runs until a signal or drain.
+        public var duration: Double?
+        public init(configPath: String, statsJSONPath: String? = nil, duration: Double? = nil) {
+            self.configPath = configPath; self.statsJSONPath = statsJSONPath; self.duration = duration
+        }
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case config(ConfigError)
+        case dpdk(DPDKError)
+        case other(String)
+        public var description: String {
+            switch self {
+            case .config(let e): e.description
+            case .dpdk(let e): "gbpd: \(e)"
+            case .other(let s): "gbpd: \(s)"
+            }
+        }
+    }
+
+    let options: Options
+    public init(options: Options) { self.options = options }
+
+    /// Runs to the end; returns the final stats.
+    @discardableResult
+    public func run() throws(Failure) -> DataplaneStats {
+        let config: DaemonConfig
+        do { config = try ConfigLoader.load(path: options.configPath) } catch { throw .config(error) }
+        let rt = config.runtime
+
+        var expected: [Int: Int] = [:]   // port index -> packets in its finite pcap inputs
+        if rt.stopWhenInputsDrained {
+            for (i, p) in rt.ports.enumerated() {
+                do { if let n = try PcapInputs.finitePacketCount(devargs: p.devargs) { expected[i] = n } } catch {
+                    throw .other("port '\(p.name)': \(error)")
+                }
+            }
+            if expected.isEmpty { throw .other("run.stop_when_inputs_drained is set but no port has a finite pcap input (rx_pcap without infinite_rx=1)") }
+        }
+
+        do { try EAL.initialize(arguments: rt.ealArguments) } catch { throw .dpdk(error) }
+        defer { EAL.cleanup() }
+        EAL.installSignalHandlers()
+
+        let dataplane: Dataplane
+        do { dataplane = try Dataplane(config: rt) } catch { throw .dpdk(error) }
+        print("gbpd: \(dataplane.ports.count) ports (\(dataplane.ports.map { "\($0.name): \($0.driver), \($0.rxQueues) rx queue(s)\($0.rss ? " RSS" : "")" }.joined(separator: "; "))), "
+              + "\(rt.workerLcores.count) worker(s) on lcore(s) \(rt.workerLcores.map(String.init).joined(separator: ",")), "
+              + "\(rt.stations.count) endpoints, mempool \(rt.mempoolSize) mbufs")
+        do { try dataplane.launch() } catch {
+            dataplane.stopWorkers()
+            _ = dataplane.closePorts()
+            throw .dpdk(error)
+        }
+
+        controlLoop(dataplane, expected: expected, statsInterval: rt.statsInterval)
+
+        dataplane.stopWorkers()
+        let stats = dataplane.stats()
+        let inUse = dataplane.closePorts()
+        print(StatsReport.summary(stats, mempoolInUseAtExit: inUse))
+        if let path = options.statsJSONPath {
+            do { try StatsReport.write(StatsReport.json(stats, mempoolInUseAtExit: inUse), to: path) } catch {
+                throw .other("writing stats to \(path): \(error)")
+            }
+        }
+        return stats
+    }
+
+    /// The main lcore's loop: periodic stats, stop on signal, duration or drained inputs.
+    private func controlLoop(_ dataplane: Dataplane, expected: [Int: Int], statsInterval: Double) {
+        let tick = 0.01
+        var sinceStats = 0.0
+        var elapsed = 0.0
+        while !EAL.stopRequested {
+            usleep(UInt32(tick * 1e6))
+            elapsed += tick
+            sinceStats += tick
+            if statsInterval > 0 && sinceStats >= statsInterval {
+                print(StatsReport.line(dataplane.stats()))
+                sinceStats = 0
+            }
+            if let d = options.duration, elapsed >= d { break }
+            if !expected.isEmpty {
+                let s = dataplane.stats()
+                if expected.allSatisfy({ i, n in s.ports[i].rx + s.ports[i].hwRxMissed >= UInt64(n) }) { break }
+            }
+            _ = EAL.takeReloadRequest() // reload arrives with the control-plane work
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import GBPCore
+import GBPRuntime
+
+/// Renders dataplane stats as the JSON of `gbpd --stats-json` and as text.
+public enum StatsReport {
+    public static func json(_ s: DataplaneStats, mempoolInUseAtExit: Int?) -> [String: Any] {
+        var out: [String: Any] = [
+            "ports": s.ports.map { p -> [String: Any] in
+                ["name": p.name, "driver": p.driver, "rx": p.rx, "tx": p.tx, "dropped": p.dropped,
+                 "rx_bytes": p.rxBytes, "tx_refused": p.txRefused, "ingress_dropped": p.ingressDrops,
+                 "hw_rx_missed": p.hwRxMissed]
+            },
+            "drops": Dictionary(uniqueKeysWithValues: s.drops.map { ($0.key.name, $0.value) }),
+            "rx": s.rx, "tx": s.tx, "dropped": s.dropped, "flood_copies": s.floodCopies,
+            "run_seconds": s.runSeconds,
+            "rx_mpps": s.runSeconds > 0 ? Double(s.rx) / s.runSeconds / 1e6 : 0,
+            "workers": s.workers.map { w -> [String: Any] in
+                ["lcore": w.lcore, "rx": w.rx, "bursts": w.bursts, "busy_cycles": w.busyCycles,
+                 "cycles_per_packet": w.rx > 0 ? Double(w.busyCycles) / Double(w.rx) : 0]
+            },
+        ]
+        if let m = mempoolInUseAtExit { out["mempool_in_use_at_exit"] = m }
+        return out
+    }
+
+    public static func write(_ object: [String: Any], to path: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    /// One line for periodic printing.
+    public static func line(_ s: DataplaneStats) -> String {
+        let ports = s.ports.map { "\($0.name) rx \($0.rx) tx \($0.tx) drop \($0.dropped)" }.joined(separator: " | ")
+        return String(format: "[%7.1fs] rx %llu tx %llu dropped %llu | ", s.runSeconds, s.rx, s.tx, s.dropped) + ports
+    }
+
+    /// The summary printed on exit.
+    public static func summary(_ s: DataplaneStats, mempoolInUseAtExit: Int?) -> String {
+        var lines: [String] = []
+        lines.append(String(format: "gbpd ran %.2f s: %llu packets received, %llu transmitted, %llu dropped, %llu extra copies from flooding",
+                            s.runSeconds, s.rx, s.tx, s.dropped, s.floodCopies))
+        let w = max(8, s.ports.map(\.name.count).max() ?? 0)
+        lines.append("  " + "port".padding(toLength: w, withPad: " ", startingAt: 0) + "        rx        tx   dropped  driver")
+        for p in s.ports {
+            lines.append("  " + p.name.padding(toLength: w, withPad: " ", startingAt: 0)
+                         + String(format: "%10llu%10llu%10llu  ", p.rx, p.tx, p.dropped) + p.driver)
+        }
+        if !s.drops.isEmpty {
+            lines.append("  drops by reason:")
+            for (r, n) in s.drops.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { lines.append("    \(r.name): \(n)") }
+        }
+        lines.append("  accounting: rx \(s.rx) + flood copies \(s.floodCopies) = tx \(s.tx) + dropped \(s.dropped): "
+                     + (s.rx + s.floodCopies == s.tx + s.dropped ? "balanced" : "UNBALANCED"))
+        if let m = mempoolInUseAtExit { lines.append("  mbufs still in use after ports closed: \(m)") }
+        return lines.joined(separator: "\n")
+    }
+}

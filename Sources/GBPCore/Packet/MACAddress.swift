@@ -1,0 +1,51 @@
+/// A 48-bit Ethernet address held in the low bits of a `UInt64`
+/// (first octet on the wire is the most significant of the 48).
+@frozen
+public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
+    public var raw: UInt64
+
+    @inlinable
+    public init(raw: UInt64) { self.raw = raw & 0xFFFF_FFFF_FFFF }
+
+    public static let broadcast = MACAddress(raw: 0xFFFF_FFFF_FFFF)
+    public static let zero = MACAddress(raw: 0)
+
+    /// Reads six octets at `offset` of `bytes` (the caller checks the bounds).
+    @inlinable
+    public init(bytes: UnsafeRawPointer) {
+        var v: UInt64 = 0
+        for i in 0..<6 { v = (v << 8) | UInt64(bytes.load(fromByteOffset: i, as: UInt8.self)) }
+        self.raw = v
+    }
+
+    /// Parses `aa:bb:cc:dd:ee:ff` (or with dashes).
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(whereSeparator: { $0 == ":" || $0 == "-" })
+        guard parts.count == 6 else { return nil }
+        var v: UInt64 = 0
+        for p in parts {
+            guard p.count == 2, let b = UInt8(p, radix: 16) else { return nil }
+            v = (v << 8) | UInt64(b)
+        }
+        self.raw = v
+    }
+
+    /// Group bit of the first octet: broadcast and multicast.
+    @inlinable public var isMulticast: Bool { (raw >> 40) & 1 == 1 }
+    @inlinable public var isBroadcast: Bool { raw == 0xFFFF_FFFF_FFFF }
+
+    /// Writes the six octets to `p`.
+    @inlinable
+    public func store(to p: UnsafeMutableRawPointer) {
+        for i in 0..<6 { p.storeBytes(of: UInt8(truncatingIfNeeded: raw >> UInt64(40 - 8 * i)), toByteOffset: i, as: UInt8.self) }
+    }
+
+    public var octets: [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: raw >> UInt64(40 - 8 * $0)) } }
+
+    public var description: String {
+        octets.map { b in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined(separator: ":")
+    }
+}

@@ -1,0 +1,73 @@
+/// What the parser extracts from one frame: the input of ingress checks,
+/// the classifier and connection tracking. A plain value, filled in place.
+@frozen
+public struct PacketFields: Sendable {
+    @frozen
+    public enum Kind: UInt8, Sendable {
+        case other = 0      // an Ethernet frame carrying something else (forwarded at L2 only)
+        case arp
+        case ipv4
+        case ipv6
+    }
+
+    public var kind: Kind = .other
+    public var dstMAC: MACAddress = .zero
+    public var srcMAC: MACAddress = .zero
+    /// Outer and inner 802.1Q VLAN ids (0 when absent).
+    public var outerVLAN: UInt16 = 0
+    public var innerVLAN: UInt16 = 0
+    /// The EtherType after any VLAN tags.
+    public var etherType: UInt16 = 0
+    /// Byte offsets of the L3 and L4 headers in the frame (0 when absent).
+    public var l3Offset: UInt16 = 0
+    public var l4Offset: UInt16 = 0
+
+    public var src: IPAddress = .zero
+    public var dst: IPAddress = .zero
+    /// IP protocol number of the L4 header (6 TCP, 17 UDP, 132 SCTP, 1 ICMP, 58 ICMPv6).
+    public var ipProto: UInt8 = 0
+    /// TCP/UDP/SCTP ports; for ICMP echo, `srcPort` and `dstPort` both hold the identifier.
+    public var srcPort: UInt16 = 0
+    public var dstPort: UInt16 = 0
+    public var icmpType: UInt8 = 0
+    public var icmpCode: UInt8 = 0
+    /// TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10).
+    public var tcpFlags: UInt8 = 0
+
+    /// Fragment state: `isFragment` for any fragment; `isLaterFragment` when the
+    /// offset is not zero (no L4 header); `fragmentID` from IPv4 or the IPv6 fragment header.
+    public var isFragment: Bool = false
+    public var isLaterFragment: Bool = false
+    public var fragmentID: UInt32 = 0
+
+    /// ARP: opcode, sender and target protocol addresses, sender hardware address.
+    public var arpOpcode: UInt16 = 0
+    public var arpSenderMAC: MACAddress = .zero
+    /// IPv6 neighbour discovery: target address of a solicitation or advertisement.
+    public var ndTarget: IPAddress = .zero
+
+    @inlinable public init() {}
+}
+
+/// A connection's identity within a tenant, as seen in one direction.
+@frozen
+public struct FlowKey: Hashable, Sendable {
+    public var src: IPAddress
+    public var dst: IPAddress
+    public var srcPort: UInt16
+    public var dstPort: UInt16
+    public var proto: UInt8
+    public var tenant: UInt16
+
+    @inlinable
+    public init(src: IPAddress, dst: IPAddress, srcPort: UInt16, dstPort: UInt16, proto: UInt8, tenant: UInt16) {
+        self.src = src; self.dst = dst; self.srcPort = srcPort; self.dstPort = dstPort
+        self.proto = proto; self.tenant = tenant
+    }
+
+    /// The same connection seen from the other side.
+    @inlinable
+    public var reversed: FlowKey {
+        FlowKey(src: dst, dst: src, srcPort: dstPort, dstPort: srcPort, proto: proto, tenant: tenant)
+    }
+}

@@ -1,0 +1,155 @@
+import CDPDK
+import GBPCore
+
+/// Owns the mempool, the ports and the workers of one running dataplane.
+/// Lives on the main lcore; nothing here runs per packet.
+public final class Dataplane {
+    public let config: RuntimeConfig
+    public let pool: PacketPool
+    public private(set) var ports: [Port] = []
+    private var workers: [UnsafeMutablePointer<WorkerContext>] = []
+    private let stateSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private var state: UnsafeMutablePointer<ForwardingState>?
+    private var launchedAt: UInt64 = 0
+    private var stoppedAt: UInt64 = 0
+    private var closed = false
+    nonisolated(unsafe) private static var instances = 0
+
+    /// Creates the mempool, opens every port with one queue pair per worker and
+    /// prepares the workers. EAL must be up. On error, what was opened is closed.
+    public init(config: RuntimeConfig) throws(DPDKError) {
+        self.config = config
+        guard !config.workerLcores.isEmpty else { throw DPDKError("starting workers", code: 22, detail: "no worker lcore configured") }
+        guard config.ports.count <= WorkerCounters.maxPorts else {
+            throw DPDKError("opening ports", code: 22, detail: "\(config.ports.count) ports configured, at most \(WorkerCounters.maxPorts) are supported")
+        }
+        let main = EAL.mainLcore
+        for l in config.workerLcores {
+            let lcore = LcoreID(rawValue: l)
+            if lcore == main || !EAL.isEnabled(lcore) {
+                throw DPDKError("starting workers", code: 22,
+                                detail: "worker \(lcore) is \(lcore == main ? "the main lcore" : "not in EAL's core list (-l)")")
+            }
+        }
+        Dataplane.instances += 1
+        pool = try PacketPool(name: "gbp_pool_\(Dataplane.instances)", count: config.mempoolSize, cacheSize: config.mempoolCache)
+        stateSlot = .allocate(capacity: 1)
+        stateSlot.initialize(to: nil)
+        do {
+            for p in config.ports {
+                ports.append(try Port.open(name: p.name, devargs: p.devargs, queues: config.workerLcores.count,
+                                           rxDescriptors: config.rxDescriptors, txDescriptors: config.txDescriptors, pool: pool))
+            }
+            try buildWorkers()
+        } catch {
+            for p in ports { p.close() }
+            ports = []
+            throw error
+        }
+        publish(makeForwardingState())
+    }
+
+    private func makeForwardingState() -> ForwardingState {
+        let index = Dictionary(uniqueKeysWithValues: ports.enumerated().map { ($1.name, UInt16($0)) })
+        let entries = config.stations.compactMap { s in index[s.port].map { (mac: s.mac, port: $0) } }
+        return ForwardingState(l2: L2Table(entries), portCount: ports.count)
+    }
+
+    /// Makes `state` the one workers use from their next burst on.
+    private func publish(_ newState: ForwardingState) {
+        let p = UnsafeMutablePointer<ForwardingState>.allocate(capacity: 1)
+        p.initialize(to: newState)
+        cdpdk_store_release_ptr(stateSlot, UnsafeMutableRawPointer(p))
+        // Nothing frees an old state yet: the first one lives until shutdown.
+        state = p
+    }
+
+    private func buildWorkers() throws(DPDKError) {
+        let drainCycles = EAL.tscHz / 10_000 // 100 µs
+        for (w, l) in config.workerLcores.enumerated() {
+            let counters = WorkerCounters()
+            let rxRefs = ports.enumerated().compactMap { i, p -> RxQueueRef? in
+                w < p.rxQueues ? RxQueueRef(portIndex: i, port: p.id.rawValue, queue: UInt16(w)) : nil
+            }
+            let rx = UnsafeMutableBufferPointer<RxQueueRef>.allocate(capacity: rxRefs.count)
+            _ = rx.initialize(from: rxRefs)
+            let tx = UnsafeMutableBufferPointer<TxPortRef>.allocate(capacity: ports.count)
+            for (i, p) in ports.enumerated() {
+                guard let buffer = cdpdk_tx_buffer_create(UInt16(Worker.burstSize), Int32(rte_socket_id()), counters.txRefusedSlot(port: i)) else {
+                    throw DPDKError.fromErrno("allocating a tx buffer for port '\(p.name)'")
+                }
+                tx[i] = TxPortRef(port: p.id.rawValue, queue: UInt16(w), buffer: buffer)
+            }
+            let ctx = UnsafeMutablePointer<WorkerContext>.allocate(capacity: 1)
+            ctx.initialize(to: WorkerContext(index: w, lcore: LcoreID(rawValue: l), rx: rx, tx: tx, counters: counters,
+                                             stateSlot: stateSlot, drainCycles: drainCycles))
+            workers.append(ctx)
+        }
+    }
+
+    /// Launches every worker on its lcore.
+    public func launch() throws(DPDKError) {
+        launchedAt = cdpdk_tsc()
+        for ctx in workers {
+            let rc = rte_eal_remote_launch(Worker.entry, UnsafeMutableRawPointer(ctx), ctx.pointee.lcore.rawValue)
+            if rc != 0 {
+                EAL.requestStop()
+                throw DPDKError("launching the worker on \(ctx.pointee.lcore)", code: rc)
+            }
+        }
+    }
+
+    /// Asks the workers to stop after their current burst and waits for them.
+    public func stopWorkers() {
+        EAL.requestStop()
+        for ctx in workers { _ = rte_eal_wait_lcore(ctx.pointee.lcore.rawValue) }
+        if stoppedAt == 0 { stoppedAt = cdpdk_tsc() }
+    }
+
+    /// Stops and closes every port (PMDs give back the mbufs they hold) and returns
+    /// the mbufs still taken from the pool: 0 means nothing leaked.
+    public func closePorts() -> Int {
+        if !closed {
+            for p in ports { p.close() }
+            closed = true
+        }
+        return pool.inUse
+    }
+
+    /// Seconds since launch (until the workers stopped, once they have).
+    public var runSeconds: Double {
+        guard launchedAt != 0 else { return 0 }
+        let end = stoppedAt != 0 ? stoppedAt : cdpdk_tsc()
+        return Double(end &- launchedAt) / Double(EAL.tscHz)
+    }
+
+    /// Counters of every worker, summed, with each port's DPDK counters.
+    public func stats() -> DataplaneStats {
+        var s = DataplaneStats()
+        s.runSeconds = runSeconds
+        for (i, p) in ports.enumerated() {
+            var ps = DataplaneStats.PortStats(name: p.name, driver: p.driver)
+            for w in workers {
+                let c = w.pointee.counters
+                ps.rx += c.rx(port: i); ps.rxBytes += c.rxBytes(port: i)
+                ps.tx += c.tx(port: i); ps.txRefused += c.txRefused(port: i)
+                ps.ingressDrops += c.ingressDrops(port: i)
+            }
+            if !closed {
+                let hw = p.hardwareStats()
+                ps.hwRxMissed = hw.imissed + hw.ierrors + hw.rx_nombuf
+            }
+            s.ports.append(ps)
+        }
+        for w in workers {
+            let c = w.pointee.counters
+            for r in DropReason.allCases { s.drops[r, default: 0] += c.drops(r) }
+            s.floodCopies += c.floodCopies
+            s.workers.append(.init(lcore: w.pointee.lcore.rawValue, rx: ports.indices.reduce(0) { $0 + c.rx(port: $1) },
+                                   bursts: c.bursts, busyCycles: c.busyCycles))
+        }
+        s.drops[.txRefused, default: 0] += s.ports.reduce(0) { $0 + $1.txRefused }
+        s.drops = s.drops.filter { $0.value > 0 }
+        return s
+    }
+}

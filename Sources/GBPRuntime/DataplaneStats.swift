@@ -1,0 +1,40 @@
+import GBPCore
+
+/// A reading of the dataplane's counters.
+///
+/// Accounting: every received packet is either forwarded or dropped for one reason.
+/// A flooded packet is sent on several ports from one mbuf; the extra transmissions
+/// are `floodCopies`, so `rx + floodCopies == tx + dropped` over all ports.
+public struct DataplaneStats: Sendable {
+    public struct PortStats: Sendable {
+        public var name: String
+        public var driver: String
+        public var rx: UInt64 = 0
+        public var rxBytes: UInt64 = 0
+        public var tx: UInt64 = 0
+        public var txRefused: UInt64 = 0
+        /// Packets received on this port and dropped by the pipeline.
+        public var ingressDrops: UInt64 = 0
+        /// Packets the PMD missed or failed to receive (DPDK's imissed + ierrors + rx_nombuf).
+        public var hwRxMissed: UInt64 = 0
+        /// Drops charged to this port: pipeline drops of its ingress traffic and tx refusals.
+        public var dropped: UInt64 { ingressDrops + txRefused }
+    }
+
+    public struct WorkerStats: Sendable {
+        public var lcore: UInt32
+        public var rx: UInt64
+        public var bursts: UInt64
+        public var busyCycles: UInt64
+    }
+
+    public var ports: [PortStats] = []
+    public var drops: [DropReason: UInt64] = [:]
+    public var floodCopies: UInt64 = 0
+    public var workers: [WorkerStats] = []
+    public var runSeconds: Double = 0
+
+    public var rx: UInt64 { ports.reduce(0) { $0 + $1.rx } }
+    public var tx: UInt64 { ports.reduce(0) { $0 + $1.tx } }
+    public var dropped: UInt64 { drops.values.reduce(0, +) }
+}

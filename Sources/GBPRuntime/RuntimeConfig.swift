@@ -1,0 +1,41 @@
+import GBPCore
+
+/// What the runtime needs to start: EAL, the mempool, ports and workers.
+/// Built by the config loader in GBPControl; plain values only.
+public struct RuntimeConfig: Sendable {
+    public enum PortRole: String, Sendable { case endpoint, uplink }
+
+    public struct Port: Sendable {
+        public var name: String
+        public var devargs: String
+        public var role: PortRole
+        public init(name: String, devargs: String, role: PortRole = .endpoint) {
+            self.name = name; self.devargs = devargs; self.role = role
+        }
+    }
+
+    /// L2 attachment of an endpoint: frames for `mac` leave through `port`.
+    public struct Station: Sendable {
+        public var name: String
+        public var port: String
+        public var mac: MACAddress
+        public init(name: String, port: String, mac: MACAddress) { self.name = name; self.port = port; self.mac = mac }
+    }
+
+    public var ealArguments: [String]
+    public var mempoolSize: Int = 16383
+    public var mempoolCache: Int = 256
+    public var rxDescriptors: Int = 1024
+    public var txDescriptors: Int = 1024
+    public var workerLcores: [UInt32]
+    public var ports: [Port]
+    public var stations: [Station] = []
+    /// Stop by itself once every finite pcap input has been received and forwarded.
+    public var stopWhenInputsDrained: Bool = false
+    /// Seconds between stats lines on stdout (0: none).
+    public var statsInterval: Double = 1
+
+    public init(ealArguments: [String], workerLcores: [UInt32], ports: [Port]) {
+        self.ealArguments = ealArguments; self.workerLcores = workerLcores; self.ports = ports
+    }
+}

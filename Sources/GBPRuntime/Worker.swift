@@ -1,0 +1,51 @@
+import CDPDK
+import GBPCore
+
+/// The poll-mode loop each worker lcore runs, shaped like DPDK's l2fwd: until told
+/// to stop, drain tx buffers on a timer, rx burst, skip empty bursts, process,
+/// buffer for tx; refused packets are freed and counted by the tx-buffer callback.
+enum Worker {
+    static let burstSize = 32
+
+    /// Entry point for `rte_eal_remote_launch`; `arg` is the worker's context.
+    static let entry: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { arg in
+        Worker.run(arg!.assumingMemoryBound(to: WorkerContext.self))
+        return 0
+    }
+
+    static func run(_ ctx: UnsafeMutablePointer<WorkerContext>) {
+        let rxQueues = ctx.pointee.rx
+        let tx = ctx.pointee.tx
+        let counters = ctx.pointee.counters
+        let drainCycles = ctx.pointee.drainCycles
+        let stateSlot = ctx.pointee.stateSlot
+        let pkts = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: burstSize)
+        defer { pkts.deallocate() }
+        var lastDrain = cdpdk_tsc()
+
+        while !cdpdk_should_stop() {
+            let now = cdpdk_tsc()
+            if now &- lastDrain > drainCycles {
+                flushAll(tx)
+                lastDrain = now
+            }
+            for q in rxQueues {
+                let n = Int(cdpdk_rx_burst(q.port, q.queue, pkts, UInt16(burstSize)))
+                if n == 0 { continue }
+                let state = UnsafePointer<ForwardingState>(
+                    OpaquePointer(cdpdk_load_acquire_ptr(UnsafeRawPointer(stateSlot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)))!)
+                Pipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tx: tx, counters: counters)
+                counters.countBurst(cycles: cdpdk_tsc() &- now)
+            }
+        }
+        flushAll(tx)
+        ctx.pointee.finished = true
+    }
+
+    @inline(__always)
+    static func flushAll(_ tx: UnsafeMutableBufferPointer<TxPortRef>) {
+        for t in tx where cdpdk_tx_buffer_length(t.buffer) > 0 {
+            _ = cdpdk_tx_buffer_flush(t.port, t.queue, t.buffer)
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import CDPDK
+import GBPCore
+
+/// An rx queue a worker polls.
+@frozen
+public struct RxQueueRef {
+    public var portIndex: Int
+    public var port: UInt16
+    public var queue: UInt16
+}
+
+/// Where a worker sends packets for one port: its own tx queue and tx buffer.
+@frozen
+public struct TxPortRef {
+    public var port: UInt16
+    public var queue: UInt16
+    public var buffer: UnsafeMutablePointer<rte_eth_dev_tx_buffer>
+}
+
+/// Per-worker state, allocated by the control thread before launch and owned by
+/// the worker's lcore afterwards. Nothing in it is shared with other workers
+/// except the published `ForwardingState` (read-only).
+public struct WorkerContext {
+    public var index: Int
+    public var lcore: LcoreID
+    public var rx: UnsafeMutableBufferPointer<RxQueueRef>
+    public var tx: UnsafeMutableBufferPointer<TxPortRef>
+    public var counters: WorkerCounters
+    /// The slot through which the control thread publishes `ForwardingState`.
+    public var stateSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// TSC cycles between tx-buffer drains (DPDK's l2fwd uses 100 µs).
+    public var drainCycles: UInt64
+    /// Set by the worker once it has left its loop and flushed its buffers.
+    public var finished: Bool = false
+}
