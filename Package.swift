@@ -87,9 +87,10 @@ let package = Package(
             path: "bench/trafficgen"
         ),
         .testTarget(name: "GBPCoreTests", dependencies: ["GBPCore"]),
+        // Runs the real gbpd on pcap/null ports as a subprocess and checks packets and counters.
         .testTarget(
             name: "GBPIntegrationTests",
-            dependencies: ["GBPCore"]
+            dependencies: ["GBPCore", "gbpd"]
         ),
     ]
 )

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import GBPCore
+import GBPCore
 
 private let macA = MACAddress("02:00:00:00:00:0a")!
 private let macB = MACAddress("02:00:00:00:00:0b")!
@@ -234,6 +234,29 @@ private func v6L4Verifies(_ f: [UInt8], l4: Int, proto: UInt8) -> Bool {
     @Test func nonIPFramesAreNotFragmented() {
         let a = PacketBuilder.arp(op: 1, senderMAC: macA, senderIP: v4A, targetIP: v4B)
         #expect(PacketBuilder.fragment(a, size: 8) == [a])
+    }
+
+    /// tshark reassembles the builder's fragments and checks the L4 checksum of the result.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")))
+    func tsharkReassemblesFragments() throws {
+        let v4 = PacketBuilder.fragment(PacketBuilder.udp(srcMAC: macA, dstMAC: macB, src: v4A, dst: v4B, srcPort: 7, dstPort: 9,
+                                                          payload: PacketBuilder.pattern(count: 100)), size: 48, id: 77)
+        let v6 = PacketBuilder.fragment(PacketBuilder.udp(srcMAC: macA, dstMAC: macB, src: v6A, dst: v6B, srcPort: 7, dstPort: 9,
+                                                          payload: PacketBuilder.pattern(count: 100), ipv6Extensions: [.hopByHop]),
+                                        size: 48, id: 78)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("frag-\(UUID()).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let w = try PcapWriter(path: path)
+        for f in v4 + v6 { try w.write(f) }
+        try w.close()
+        let out = try runTshark(["-r", path, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+                                 "-T", "fields", "-e", "udp.length", "-e", "udp.checksum.status", "-e", "ip.checksum.status"])
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+        #expect(lines.count == v4.count + v6.count, "\(out)")
+        // Only the last fragment of each datagram shows the reassembled UDP datagram: 108 bytes, checksum good (1).
+        let reassembled = lines.filter { $0.hasPrefix("108\t") }
+        #expect(reassembled.count == 2 && reassembled.allSatisfy { $0.split(separator: "\t")[1] == "1" }, "\(out)")
+        #expect(lines.prefix(v4.count).allSatisfy { $0.hasSuffix("\t1") }, "\(out)")  // IPv4 header checksums good
     }
 
     /// tshark checks every checksum the builder computes, when it is installed.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import GBPCore
+import GBPCore
 
 private func tempPath(_ name: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID()).pcap").path

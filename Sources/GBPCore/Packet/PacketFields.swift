@@ -18,7 +18,9 @@ public struct PacketFields: Sendable {
     public var innerVLAN: UInt16 = 0
     /// The EtherType after any VLAN tags.
     public var etherType: UInt16 = 0
-    /// Byte offsets of the L3 and L4 headers in the frame (0 when absent).
+    /// Byte offsets of the L3 and L4 headers in the frame. `l3Offset` is set for
+    /// every parsed frame (for `.other`, the end of the L2 header); `l4Offset` is 0
+    /// when there is no L4 header (ARP, later fragments).
     public var l3Offset: UInt16 = 0
     public var l4Offset: UInt16 = 0
 

@@ -23,7 +23,7 @@
 /// - Unknown IP protocols (ESP, GRE, ...) parse fine with `l4Offset` set and no ports.
 public enum PacketParser {
     /// Frames longer than this are `oversizeFrame`: offsets are 16 bits.
-    public static let maximumFrameLength = 65535
+    @inlinable public static var maximumFrameLength: Int { 65535 }
 
     @inlinable
     public static func parse(_ frame: UnsafeRawPointer, length: Int, into f: inout PacketFields) -> DropReason? {

@@ -34,7 +34,7 @@ public enum TrafficClass: Int, CaseIterable, Sendable {
 
     /// The class and key of a parsed frame.
     @inlinable @inline(__always)
-    public static func classify(_ f: borrowing PacketFields) -> (TrafficClass, UInt16) {
+    public static func classify(_ f: PacketFields) -> (TrafficClass, UInt16) {
         if f.kind == .ipv4 || f.kind == .ipv6 {
             let c = of(ipProto: f.ipProto)
             switch c {

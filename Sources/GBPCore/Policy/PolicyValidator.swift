@@ -1,0 +1,369 @@
+/// Entry points of the policy model that do not need compiled tables.
+public enum Policy {
+    /// Every problem in `spec`, in spec order; empty when the spec can be compiled.
+    public static func validate(_ spec: PolicySpec) -> [PolicyError] {
+        var v = PolicyValidator(spec)
+        v.run()
+        return v.errors
+    }
+
+    /// Contracts with more rules than this are not checked for rules shadowed by other
+    /// rules of the same contract (the check is quadratic).
+    public static let shadowCheckRuleLimit = 2_000
+}
+
+/// Checks a spec and resolves its names to dense ids. Keeps going after a problem so that
+/// one run reports all of them; `resolved` is meaningful only when `errors` is empty.
+struct PolicyValidator {
+    let spec: PolicySpec
+    private(set) var errors: [PolicyError] = []
+    private(set) var resolved = ResolvedPolicy()
+
+    private var tenantIDs: [String: UInt16] = [:]
+    /// (tenant id, group name) -> group id, for endpoint groups and external groups alike.
+    private var groupIDs: [GroupName: UInt16] = [:]
+    /// Group name -> tenant names that have it (to say "belongs to tenant X" when mistaken).
+    private var groupTenants: [String: [String]] = [:]
+
+    private struct GroupName: Hashable { var tenant: UInt16; var name: String }
+    private static let noTenant: UInt16 = 0xFFFF
+
+    init(_ spec: PolicySpec) { self.spec = spec }
+
+    private mutating func fail(_ path: String, _ code: PolicyError.Code, _ reason: String) {
+        errors.append(PolicyError(path, code, reason))
+    }
+
+    mutating func run() {
+        checkTenants()
+        checkGroups()
+        checkEndpoints()
+        checkExternalGroups()
+        checkContracts()
+    }
+
+    // MARK: Tenants and groups
+
+    private mutating func checkTenants() {
+        if spec.tenants.count > Int(UInt16.max) {
+            fail("tenants", .tooMany, "at most \(UInt16.max) tenants, got \(spec.tenants.count)")
+        }
+        for (i, t) in spec.tenants.enumerated() {
+            let path = "tenants[\(i)].name"
+            if t.name.isEmpty { fail(path, .emptyName, "tenant name is empty"); continue }
+            if tenantIDs[t.name] != nil {
+                fail(path, .duplicateName, "tenant \"\(t.name)\" is defined twice")
+            } else {
+                tenantIDs[t.name] = UInt16(truncatingIfNeeded: i)
+            }
+        }
+        resolved.tenantCount = spec.tenants.count
+    }
+
+    private mutating func tenantID(_ name: String, path: String) -> UInt16 {
+        if let t = tenantIDs[name] { return t }
+        fail(path, .unknownTenant, name.isEmpty ? "tenant is empty" : "unknown tenant \"\(name)\"")
+        return Self.noTenant
+    }
+
+    private mutating func checkGroups() {
+        let total = spec.groups.count + spec.externalGroups.count
+        if total >= Int(UInt16.max) {
+            fail("groups", .tooMany, "at most \(UInt16.max - 1) groups and external groups together, got \(total)")
+        }
+        func register(_ v: inout PolicyValidator, name: String, tenant: UInt16, tenantName: String, id: Int, path: String) {
+            if name.isEmpty { v.fail(path + ".name", .emptyName, "group name is empty"); return }
+            v.groupTenants[name, default: []].append(tenantName)
+            guard tenant != Self.noTenant else { return }
+            let key = GroupName(tenant: tenant, name: name)
+            if v.groupIDs[key] != nil {
+                v.fail(path + ".name", .duplicateName,
+                       "group \"\(name)\" is defined twice in tenant \"\(tenantName)\" (groups and external groups share names)")
+            } else {
+                v.groupIDs[key] = UInt16(truncatingIfNeeded: id)
+            }
+        }
+        for (i, g) in spec.groups.enumerated() {
+            let path = "groups[\(i)]"
+            let t = tenantID(g.tenant, path: path + ".tenant")
+            register(&self, name: g.name, tenant: t, tenantName: g.tenant, id: i, path: path)
+            resolved.groups.append(.init(tenant: t, intraDeny: g.intraGroup == .deny, external: false))
+        }
+        for (i, g) in spec.externalGroups.enumerated() {
+            let path = "external_groups[\(i)]"
+            let t = tenantID(g.tenant, path: path + ".tenant")
+            register(&self, name: g.name, tenant: t, tenantName: g.tenant, id: spec.groups.count + i, path: path)
+            resolved.groups.append(.init(tenant: t, intraDeny: false, external: true))
+        }
+    }
+
+    /// Resolves a group reference inside tenant `tenant`.
+    private mutating func groupID(_ name: String, tenant: UInt16, tenantName: String, path: String) -> UInt16? {
+        guard tenant != Self.noTenant else { return nil }  // already reported
+        if let g = groupIDs[GroupName(tenant: tenant, name: name)] { return g }
+        if let others = groupTenants[name], let other = others.first(where: { $0 != tenantName }) {
+            fail(path, .unknownGroup, "group \"\(name)\" belongs to tenant \"\(other)\", not \"\(tenantName)\"")
+        } else {
+            fail(path, .unknownGroup, name.isEmpty ? "group is empty" : "unknown group \"\(name)\" in tenant \"\(tenantName)\"")
+        }
+        return nil
+    }
+
+    // MARK: Endpoints
+
+    private mutating func checkEndpoints() {
+        if spec.endpoints.count >= Int(UInt32.max) {
+            fail("endpoints", .tooMany, "too many endpoints")
+        }
+        var names: [GroupName: Int] = [:]
+        var ips: [AddressKey: String] = [:]
+        var macs: [MACKey: Int] = [:]
+        var ports: [String: UInt32] = [:]
+        for (i, e) in spec.endpoints.enumerated() {
+            let path = "endpoints[\(i)]"
+            let t = tenantID(e.tenant, path: path + ".tenant")
+            if e.name.isEmpty {
+                fail(path + ".name", .emptyName, "endpoint name is empty")
+            } else if t != Self.noTenant {
+                if let j = names[GroupName(tenant: t, name: e.name)] {
+                    fail(path + ".name", .duplicateName, "endpoint \"\(e.name)\" is also endpoints[\(j)] in tenant \"\(e.tenant)\"")
+                } else {
+                    names[GroupName(tenant: t, name: e.name)] = i
+                }
+            }
+            if e.port.isEmpty { fail(path + ".port", .emptyName, "port is empty") }
+            var group: UInt16 = 0xFFFF
+            if let g = groupID(e.group, tenant: t, tenantName: e.tenant, path: path + ".group") {
+                if resolved.groups[Int(g)].external {
+                    fail(path + ".group", .unknownGroup, "\"\(e.group)\" is an external group; endpoints belong to endpoint groups")
+                } else {
+                    group = g
+                }
+            }
+            if e.mac.isMulticast || e.mac == .zero {
+                fail(path + ".mac", .invalidMAC, "\(e.mac) is \(e.mac == .zero ? "all zeros" : "a multicast address") and cannot identify an endpoint")
+            } else if t != Self.noTenant {
+                if let j = macs[MACKey(tenant: t, mac: e.mac)] {
+                    fail(path + ".mac", .duplicateMAC, "MAC \(e.mac) is also endpoints[\(j)].mac in tenant \"\(e.tenant)\"")
+                } else {
+                    macs[MACKey(tenant: t, mac: e.mac)] = i
+                }
+            }
+            for (k, ip) in e.ips.enumerated() {
+                let ipPath = "\(path).ips[\(k)]"
+                if let why = Self.unusableAddress(ip) {
+                    fail(ipPath, .invalidAddress, "\(ip) \(why)")
+                    continue
+                }
+                guard t != Self.noTenant else { continue }
+                let key = AddressKey(tenant: t, ip: ip)
+                if let other = ips[key] {
+                    fail(ipPath, .duplicateAddress, "\(ip) is also \(other) in tenant \"\(e.tenant)\"")
+                } else {
+                    ips[key] = ipPath
+                }
+            }
+            let port: UInt32
+            if let p = ports[e.port] { port = p } else {
+                port = UInt32(resolved.portNames.count)
+                ports[e.port] = port
+                resolved.portNames.append(e.port)
+            }
+            resolved.endpoints.append(.init(tenant: t, group: group, port: port, mac: e.mac, ips: e.ips))
+        }
+    }
+
+    private struct AddressKey: Hashable { var tenant: UInt16; var ip: IPAddress }
+    private struct MACKey: Hashable { var tenant: UInt16; var mac: MACAddress }
+
+    static func unusableAddress(_ ip: IPAddress) -> String? {
+        if ip.isIPv4 {
+            let v = ip.v4
+            if v == 0 { return "is the unspecified address" }
+            if v >> 28 == 0xE { return "is a multicast address" }
+            if v == 0xFFFF_FFFF { return "is the broadcast address" }
+            return nil
+        }
+        if ip == .zero { return "is the unspecified address" }
+        if ip.hi >> 56 == 0xFF { return "is a multicast address" }
+        return nil
+    }
+
+    // MARK: External groups
+
+    private mutating func checkExternalGroups() {
+        var seen: [AddressPrefixKey: String] = [:]
+        for (i, g) in spec.externalGroups.enumerated() {
+            let path = "external_groups[\(i)]"
+            let t = resolved.groups[spec.groups.count + i].tenant
+            if g.cidrs.isEmpty { fail(path + ".cidrs", .neverMatches, "no cidrs: the group has no members") }
+            var cidrs: [IPPrefix] = []
+            var cidrPaths: [String] = []
+            for (k, text) in g.cidrs.enumerated() {
+                let p = "\(path).cidrs[\(k)]"
+                switch IPPrefix.parse(text) {
+                case .failure(let e): fail(p, .malformedCIDR, e.reason)
+                case .success(let prefix):
+                    let key = AddressPrefixKey(tenant: t, prefix: prefix)
+                    if let other = seen[key] {
+                        fail(p, .duplicatePrefix, "\(prefix) is also \(other) in tenant \"\(g.tenant)\"")
+                    } else {
+                        seen[key] = p
+                    }
+                    cidrs.append(prefix); cidrPaths.append(p)
+                }
+            }
+            var excepts: [IPPrefix] = []
+            for (k, text) in g.except.enumerated() {
+                let p = "\(path).except[\(k)]"
+                switch IPPrefix.parse(text) {
+                case .failure(let e): fail(p, .malformedCIDR, e.reason)
+                case .success(let prefix):
+                    if !cidrs.contains(where: { $0.contains(prefix) }) && cidrs.count == g.cidrs.count {
+                        fail(p, .neverMatches, "\(prefix) is inside none of the group's cidrs")
+                    }
+                    for (c, cp) in zip(cidrs, cidrPaths) where prefix.contains(c) {
+                        fail(cp, .neverMatches, "\(c) is entirely removed by except[\(k)] \(prefix)")
+                    }
+                    excepts.append(prefix)
+                }
+            }
+            resolved.externals.append(.init(group: UInt16(spec.groups.count + i), tenant: t, cidrs: cidrs, except: excepts))
+        }
+    }
+
+    private struct AddressPrefixKey: Hashable { var tenant: UInt16; var prefix: IPPrefix }
+
+    // MARK: Contracts and rules
+
+    private mutating func checkContracts() {
+        if spec.contracts.count >= Int(UInt16.max) {
+            fail("contracts", .tooMany, "at most \(UInt16.max - 1) contracts, got \(spec.contracts.count)")
+        }
+        var names: [GroupName: Int] = [:]
+        var ruleTotal = 0
+        for (i, c) in spec.contracts.enumerated() {
+            let path = "contracts[\(i)]"
+            let t = tenantID(c.tenant, path: path + ".tenant")
+            if c.name.isEmpty {
+                fail(path + ".name", .emptyName, "contract name is empty")
+            } else if t != Self.noTenant {
+                if let j = names[GroupName(tenant: t, name: c.name)] {
+                    fail(path + ".name", .duplicateName, "contract \"\(c.name)\" is also contracts[\(j)] in tenant \"\(c.tenant)\"")
+                } else {
+                    names[GroupName(tenant: t, name: c.name)] = i
+                }
+            }
+            let providers = resolveMembers(c.providers, tenant: t, tenantName: c.tenant, path: path + ".providers")
+            let consumers = resolveMembers(c.consumers, tenant: t, tenantName: c.tenant, path: path + ".consumers")
+            if !providers.isEmpty && !consumers.isEmpty
+                && (providers + consumers).allSatisfy({ resolved.groups[Int($0)].external }) {
+                fail(path, .neverMatches, "every provider and consumer is an external group; traffic between two external groups is always denied")
+            }
+            if c.rules.isEmpty { fail(path + ".rules", .neverMatches, "the contract has no rules") }
+            var rules: [ResolvedPolicy.Rule] = []
+            var ruleOK: [Bool] = []
+            for (k, r) in c.rules.enumerated() {
+                let (rule, ok) = checkRule(r, contract: UInt16(truncatingIfNeeded: i), path: "\(path).rules[\(k)]")
+                rules.append(rule); ruleOK.append(ok)
+            }
+            if c.rules.count <= Policy.shadowCheckRuleLimit {
+                checkShadowing(rules, ok: ruleOK, path: path)
+            }
+            resolved.contracts.append(.init(
+                tenant: t, providers: providers, consumers: consumers, keep: c.onPolicyChange == .keep,
+                firstRule: UInt32(truncatingIfNeeded: ruleTotal), ruleCount: UInt32(truncatingIfNeeded: c.rules.count)))
+            resolved.rules += rules
+            ruleTotal += c.rules.count
+        }
+        if ruleTotal >= CompiledRule.maxRules {
+            fail("contracts", .tooMany, "at most \(CompiledRule.maxRules - 1) rules in all, got \(ruleTotal)")
+        }
+    }
+
+    private mutating func resolveMembers(_ names: [String], tenant: UInt16, tenantName: String, path: String) -> [UInt16] {
+        if names.isEmpty { fail(path, .neverMatches, "no groups: the contract can never apply") }
+        var out: [UInt16] = []
+        for (j, n) in names.enumerated() {
+            guard let g = groupID(n, tenant: tenant, tenantName: tenantName, path: "\(path)[\(j)]") else { continue }
+            if out.contains(g) {
+                fail("\(path)[\(j)]", .duplicateName, "group \"\(n)\" is listed twice")
+            } else {
+                out.append(g)
+            }
+        }
+        return out
+    }
+
+    private static let unmatchableEtherTypes: [Int: String] = [
+        0x0800: "IPv4 frames are classified as IP; use a protocol",
+        0x86DD: "IPv6 frames are classified as IP; use a protocol",
+        0x8100: "VLAN tags are removed before classification",
+        0x88A8: "VLAN tags are removed before classification",
+        0x9100: "VLAN tags are removed before classification",
+    ]
+
+    /// Checks one rule's fields; returns its resolved form and whether it is sound enough
+    /// to take part in the shadowing check.
+    private mutating func checkRule(_ r: RuleSpec, contract: UInt16, path: String) -> (ResolvedPolicy.Rule, Bool) {
+        let before = errors.count
+        if case .etherType(let e) = r.proto {
+            if !(0...0xFFFF).contains(e) {
+                fail(path + ".protocol", .outOfRange, "EtherType \(e) is not in 0...0xFFFF")
+            } else if e < 0x0600 {
+                fail(path + ".protocol", .invalidField, "\(e) is an 802.3 length, not an EtherType (those start at 0x0600)")
+            } else if let why = Self.unmatchableEtherTypes[e] {
+                fail(path + ".protocol", .neverMatches, "EtherType 0x\(String(e, radix: 16)) can never match: \(why)")
+            }
+        }
+        if !r.ports.isEmpty && !r.proto.hasPorts {
+            fail(path + ".ports", .neverMatches, "ports need protocol tcp, udp or sctp; this rule's protocol has no ports")
+        }
+        for (m, p) in r.ports.enumerated() {
+            let pp = "\(path).ports[\(m)]"
+            if !(0...65535).contains(p.first) || !(0...65535).contains(p.last) {
+                fail(pp, .outOfRange, "port range \(p.first)-\(p.last) is outside 0...65535")
+            } else if p.first > p.last {
+                fail(pp, .reversedPortRange, "port range \(p.first)-\(p.last) is reversed: it contains no port")
+            }
+        }
+        for (value, key) in [(r.icmpType, "icmp_type"), (r.icmpCode, "icmp_code")] {
+            guard let v = value else { continue }
+            if !r.proto.isICMP {
+                fail("\(path).\(key)", .neverMatches, "\(key) needs protocol icmp or icmpv6")
+            } else if !(0...255).contains(v) {
+                fail("\(path).\(key)", .outOfRange, "\(key) \(v) is outside 0...255")
+            }
+        }
+        if r.icmpCode != nil && r.icmpType == nil && r.proto.isICMP {
+            fail(path + ".icmp_code", .invalidField, "icmp_code needs icmp_type")
+        }
+        if !(0...65535).contains(r.priority) {
+            fail(path + ".priority", .outOfRange, "priority \(r.priority) is outside 0...65535")
+        }
+        let ok = errors.count == before
+        let rule = ResolvedPolicy.Rule(
+            contract: contract, footprint: ok ? RuleFootprint(r) : RuleFootprint(classMask: 0, ranges: []),
+            direction: r.direction, allow: r.action == .allow, log: r.log,
+            priority: UInt16(clamping: r.priority))
+        return (rule, ok)
+    }
+
+    /// A rule can never decide a packet when a rule of the same contract that wins over it
+    /// (see Classifier.swift for precedence) covers everything it matches, both ways it applies.
+    private mutating func checkShadowing(_ rules: [ResolvedPolicy.Rule], ok: [Bool], path: String) {
+        for j in rules.indices where ok[j] {
+            for i in rules.indices where i != j && ok[i] {
+                let a = rules[i], b = rules[j]
+                guard RulePrecedence.wins(priority: a.priority, allow: a.allow, id: UInt32(i),
+                                          over: b.priority, allow: b.allow, id: UInt32(j)) else { continue }
+                guard a.direction == .both || a.direction == b.direction else { continue }
+                if b.footprint.isCovered(by: a.footprint) {
+                    fail("\(path).rules[\(j)]", .neverMatches,
+                         "never decides a packet: rules[\(i)] (priority \(a.priority), \(a.allow ? "allow" : "deny")) matches everything it matches and takes precedence")
+                    break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+/// Per-rule facts kept for the runtime (counters, logging) and for explain.
+@frozen
+public struct CompiledRule: Sendable, Equatable {
+    public var contract: UInt16
+    public var priority: UInt16
+    public var allow: Bool
+    public var log: Bool
+
+    /// "No rule": the rule id of a verdict no rule decided.
+    @inlinable public static var none: UInt32 { 0x3FFF_FFFF }
+    /// Rule ids are below this (30 bits; two bits of an interval word hold allow and log).
+    public static var maxRules: Int { 0x3FFF_FFFF }
+}
+
+/// The outcome stored for one key interval: the deciding rule, its contract, action and log flag.
+@frozen
+public struct RuleDecision: Sendable, Equatable {
+    /// Bits 16-31 contract, 32-61 rule, 62 log, 63 allow.
+    @usableFromInline var bits: UInt64
+
+    @inlinable init(bits: UInt64) { self.bits = bits }
+
+    init(contract: UInt16, rule: UInt32, allow: Bool, log: Bool) {
+        bits = UInt64(contract) << 16 | UInt64(rule) << 32 | (log ? 1 << 62 : 0) | (allow ? 1 << 63 : 0)
+    }
+
+    @inlinable static var noDecision: RuleDecision { RuleDecision(bits: UInt64(0xFFFF) << 16 | UInt64(0x3FFF_FFFF) << 32) }
+
+    @inlinable public var contract: UInt16 { UInt16(truncatingIfNeeded: bits >> 16) }
+    @inlinable public var rule: UInt32 { UInt32(truncatingIfNeeded: bits >> 32) & 0x3FFF_FFFF }
+    @inlinable public var log: Bool { bits & (1 << 62) != 0 }
+    @inlinable public var allow: Bool { bits & (1 << 63) != 0 }
+    @inlinable public var isRule: Bool { rule != CompiledRule.none }
+}
+
+@frozen @usableFromInline
+struct PairSlot {
+    /// srcGroup << 16 | dstGroup; `empty` when free.
+    @usableFromInline var key: UInt32
+    /// Word index in `words` of the pair's block, with `wideFlag` for a block whose
+    /// class boundaries need 32 bits.
+    @usableFromInline var block: UInt32
+    @inlinable static var empty: UInt32 { .max }
+    @inlinable static var wideFlag: UInt32 { 0x8000_0000 }
+}
+
+/// Rule tables per (source group, destination group): a hash from the group pair to a
+/// block of precomputed decisions (see RuleIntervalBuilder.swift). Groups belong to one
+/// tenant, so the pair implies the tenant. A block starts on a cache line:
+///
+///     class boundaries  8 x UInt16 (8 x UInt32 when wide): class c's intervals are
+///                       [h[c], h[c+1]), h[0] = 0, h[7] = n
+///     interval starts   n x UInt16, padded to 8 bytes
+///     decisions         n x UInt64 (`RuleDecision`)
+///
+/// so a lookup reads the pair slot, the boundaries and starts (usually one line), and one decision.
+@frozen
+public struct RuleTable: @unchecked Sendable {
+    @usableFromInline let slots: UnsafeMutablePointer<PairSlot>
+    @usableFromInline let mask: Int
+    @usableFromInline let words: UnsafeMutablePointer<UInt64>
+    public let pairCount: Int
+    /// Interval entries in all blocks (for stats and tests).
+    public let intervalCount: Int
+    /// Bytes of all blocks.
+    public let bytes: Int
+
+    init(_ p: ResolvedPolicy) {
+        let pairRules = Self.rulesByPair(p)
+        pairCount = pairRules.count
+        let n = PolicyHash.slotCount(for: pairRules.count)
+        mask = n - 1
+        slots = .allocate(capacity: n)
+        slots.initialize(repeating: PairSlot(key: PairSlot.empty, block: 0), count: n)
+        var blob: [UInt64] = []
+        var intervals = 0
+        for key in pairRules.keys.sorted() {
+            var bounds = [UInt32](repeating: 0, count: 8)
+            var starts: [UInt16] = []
+            var decisions: [UInt64] = []
+            let ids = pairRules[key]!
+            for c in 0..<TrafficClass.count {
+                let bit = UInt8(1) << UInt8(c)
+                let candidates = ids.compactMap { id -> RuleIntervalBuilder.Candidate? in
+                    let r = p.rules[Int(id)]
+                    guard r.footprint.classMask & bit != 0 else { return nil }
+                    return .init(rule: id, order: RulePrecedence.key(priority: r.priority, allow: r.allow, id: id),
+                                 ranges: r.footprint.ranges)
+                }
+                for (start, rule) in RuleIntervalBuilder.partition(candidates) {
+                    starts.append(start)
+                    if rule == CompiledRule.none {
+                        decisions.append(RuleDecision.noDecision.bits)
+                    } else {
+                        let r = p.rules[Int(rule)]
+                        decisions.append(RuleDecision(contract: r.contract, rule: rule, allow: r.allow, log: r.log).bits)
+                    }
+                }
+                bounds[c + 1] = UInt32(starts.count)
+            }
+            let wide = starts.count > Int(UInt16.max)
+            while blob.count % 8 != 0 { blob.append(0) }  // blocks start on a cache line
+            let block = blob.count
+            var bytes: [UInt8] = []
+            for b in bounds {
+                bytes += wide ? withUnsafeBytes(of: b) { Array($0) } : withUnsafeBytes(of: UInt16(b)) { Array($0) }
+            }
+            for s in starts { bytes += withUnsafeBytes(of: s) { Array($0) } }
+            while bytes.count % 8 != 0 { bytes.append(0) }
+            for w in 0..<(bytes.count / 8) {
+                blob.append(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8 * w, as: UInt64.self) })
+            }
+            blob += decisions
+            intervals += starts.count
+            var s = Int(truncatingIfNeeded: PolicyHash.pair(key)) & mask
+            while slots[s].key != PairSlot.empty { s = (s + 1) & mask }
+            slots[s] = PairSlot(key: key, block: UInt32(block) | (wide ? PairSlot.wideFlag : 0))
+        }
+        intervalCount = intervals
+        bytes = blob.count * 8
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(blob.count, 1) * 8, alignment: 64)
+        words = raw.bindMemory(to: UInt64.self, capacity: max(blob.count, 1))
+        words.initialize(from: blob, count: blob.count)
+    }
+
+    func deallocate() { slots.deallocate(); UnsafeMutableRawPointer(words).deallocate() }
+
+    /// Rule ids per (src << 16 | dst) pair, in rule-id order. A rule applies to (s, d) when
+    /// its direction lets s open connections to d: consumer -> provider for
+    /// consumer-to-provider, provider -> consumer for provider-to-consumer, either for both.
+    /// Pairs of two external groups are left out (that traffic is always denied).
+    static func rulesByPair(_ p: ResolvedPolicy) -> [UInt32: [UInt32]] {
+        var out: [UInt32: [UInt32]] = [:]
+        for c in p.contracts {
+            func add(_ from: [UInt16], _ to: [UInt16], _ rule: UInt32) {
+                for s in from {
+                    for d in to where !(p.groups[Int(s)].external && p.groups[Int(d)].external) {
+                        let key = UInt32(s) << 16 | UInt32(d)
+                        if out[key]?.last == rule { continue }  // (s, d) reached both ways by `both`
+                        out[key, default: []].append(rule)
+                    }
+                }
+            }
+            for id in c.firstRule..<(c.firstRule + c.ruleCount) {
+                let dir = p.rules[Int(id)].direction
+                if dir != .providerToConsumer { add(c.consumers, c.providers, id) }
+                if dir != .consumerToProvider { add(c.providers, c.consumers, id) }
+            }
+        }
+        return out
+    }
+
+    // MARK: Lookup
+
+    /// The decision for a packet of class `cls` and key `key` from group `src` to `dst`:
+    /// the winning rule, or `noDecision` when no rule of any contract matches.
+    @inlinable @inline(__always)
+    public func decide(src: UInt16, dst: UInt16, cls: TrafficClass, key: UInt16) -> RuleDecision {
+        let block = findBlock(src: src, dst: dst)
+        if block == PairSlot.empty { return .noDecision }
+        return decide(block: block, cls: cls, key: key)
+    }
+
+    /// The pair's block (`PairSlot.block`), or `PairSlot.empty` when no rule links the pair.
+    @inlinable @inline(__always)
+    func findBlock(src: UInt16, dst: UInt16) -> UInt32 {
+        let k = UInt32(src) << 16 | UInt32(dst)
+        var s = Int(truncatingIfNeeded: PolicyHash.pair(k)) & mask
+        while true {
+            let slot = slots[s]
+            if slot.key == k { return slot.block }
+            if slot.key == PairSlot.empty { return PairSlot.empty }
+            s = (s &+ 1) & mask
+        }
+    }
+
+    /// The slot `findBlock` reads first, for burst prefetching.
+    @inlinable @inline(__always)
+    func firstSlot(src: UInt16, dst: UInt16) -> UnsafeRawPointer {
+        UnsafeRawPointer(slots + (Int(truncatingIfNeeded: PolicyHash.pair(UInt32(src) << 16 | UInt32(dst))) & mask))
+    }
+
+    @inlinable @inline(__always)
+    func blockStart(_ block: UInt32) -> UnsafeRawPointer {
+        UnsafeRawPointer(words + Int(block & ~PairSlot.wideFlag))
+    }
+
+    @inlinable @inline(__always)
+    func decide(block: UInt32, cls: TrafficClass, key: UInt16) -> RuleDecision {
+        let raw = blockStart(block)
+        let c = cls.rawValue
+        let lo: Int, hi: Int, n: Int, header: Int
+        if block & PairSlot.wideFlag == 0 {
+            lo = Int(raw.load(fromByteOffset: c &* 2, as: UInt16.self))
+            hi = Int(raw.load(fromByteOffset: c &* 2 &+ 2, as: UInt16.self))
+            n = Int(raw.load(fromByteOffset: 14, as: UInt16.self))
+            header = 16
+        } else {
+            lo = Int(raw.load(fromByteOffset: c &* 4, as: UInt32.self))
+            hi = Int(raw.load(fromByteOffset: c &* 4 &+ 4, as: UInt32.self))
+            n = Int(raw.load(fromByteOffset: 28, as: UInt32.self))
+            header = 32
+        }
+        if lo == hi { return .noDecision }
+        // Last interval of the class whose start <= key (each class's first start is 0).
+        let starts = (raw + header).assumingMemoryBound(to: UInt16.self)
+        var base = lo
+        var len = hi &- lo
+        while len > 1 {
+            let half = len >> 1
+            base = starts[base &+ half] <= key ? base &+ half : base
+            len &-= half
+        }
+        let decisions = header &+ ((n &* 2 &+ 7) & ~7)
+        return RuleDecision(bits: raw.load(fromByteOffset: decisions &+ base &* 8, as: UInt64.self))
+    }
+}

@@ -1,0 +1,219 @@
+import Testing
+@testable import GBPCore
+
+@Suite("Connection tracking")
+struct ConntrackTests {
+    typealias F = PolicyFixtures
+    static let hz: UInt64 = 1_000  // one tick per millisecond
+    static let syn: UInt8 = 0x02, ack: UInt8 = 0x10, synAck: UInt8 = 0x12, fin: UInt8 = 0x11, rst: UInt8 = 0x04
+
+    /// app may open tcp/5432, udp/53 and ping to db; nothing else crosses groups.
+    static func spec(keep: Bool = false) -> PolicySpec {
+        F.threeTier(contracts: [F.contract("app-db", providers: ["db"], consumers: ["app"], [
+            RuleSpec(proto: .tcp, ports: [PortRange(5432)]),
+            RuleSpec(proto: .udp, ports: [PortRange(53)]),
+            RuleSpec(proto: .icmp, icmpType: 8),
+        ], onPolicyChange: keep ? .keep : .recheck)])
+    }
+
+    final class Harness {
+        let table: FlowTable
+        var policy: CompiledPolicy
+        init(capacity: Int = 1024, spec: PolicySpec = ConntrackTests.spec(), timeouts: ConntrackTimeouts = ConntrackTimeouts()) {
+            table = FlowTable(capacity: capacity, ticksPerSecond: ConntrackTests.hz, timeouts: timeouts)
+            policy = F.compile(spec, epoch: 1)
+        }
+        deinit { table.deallocate(); policy.deallocate() }
+        func send(_ f: PacketFields, at now: UInt64 = 0) -> Verdict {
+            table.track(key: FlowKey(tenant: 0, fields: f), fields: f, now: now, policy: policy)
+        }
+        func replace(_ spec: PolicySpec, epoch: UInt32) {
+            policy.deallocate()
+            policy = F.compile(spec, epoch: epoch)
+        }
+    }
+
+    @Test func entriesAreOneCacheLine() {
+        #expect(MemoryLayout<FlowEntry>.stride == 64)
+    }
+
+    @Test func tcpHandshakeDataAndCloseWithRepliesPassingWithoutAReverseContract() {
+        let h = Harness()
+        let c = "10.0.2.1", s = "10.0.3.1"
+        let open = h.send(F.tcp(c, s, dport: 5432, sport: 40000, flags: Self.syn))
+        #expect(open.allowed && open.flow == .new && open.contract == 0 && open.rule == 0)
+        let synAck = h.send(F.tcp(s, c, dport: 40000, sport: 5432, flags: Self.synAck))
+        #expect(synAck.allowed && synAck.flow == .reply && synAck.srcGroup == 2 && synAck.dstGroup == 1)
+        #expect(h.table.stateName(of: FlowKey(tenant: 0, fields: F.tcp(c, s, dport: 5432))) == "syn_received")
+        #expect(h.send(F.tcp(c, s, dport: 5432, flags: Self.ack)).flow == .established)
+        #expect(h.table.stateName(of: FlowKey(tenant: 0, fields: F.tcp(c, s, dport: 5432))) == "established")
+        #expect(h.send(F.tcp(s, c, dport: 40000, sport: 5432, flags: Self.ack)).allowed)
+        #expect(h.table.count == 1)
+        #expect(h.send(F.tcp(c, s, dport: 5432, flags: Self.fin)).allowed)
+        #expect(h.table.stateName(of: FlowKey(tenant: 0, fields: F.tcp(c, s, dport: 5432))) == "closing")
+        #expect(h.send(F.tcp(s, c, dport: 40000, sport: 5432, flags: Self.fin)).allowed)
+        #expect(h.table.stateName(of: FlowKey(tenant: 0, fields: F.tcp(c, s, dport: 5432))) == "time_wait")
+        #expect(h.send(F.tcp(c, s, dport: 5432, flags: Self.ack)).allowed)  // last ACK
+        #expect(h.table.counters.newFlows == 1 && h.table.counters.hits == 6)
+        // Without the connection, the server could not have reached the client.
+        #expect(h.send(F.tcp(s, c, dport: 40001, sport: 5432, flags: Self.syn)).reason == .noContract)
+    }
+
+    @Test func onlyASynOpensAndTheHandshakeIsChecked() {
+        let h = Harness()
+        let mid = h.send(F.tcp("10.0.2.1", "10.0.3.1", dport: 5432, flags: Self.ack))
+        #expect(mid.reason == .conntrackInvalid && h.table.count == 0)
+        #expect(h.send(F.tcp("10.0.2.1", "10.0.3.1", dport: 5432, flags: Self.synAck)).reason == .conntrackInvalid)
+        // A denied SYN leaves no state and says why.
+        #expect(h.send(F.tcp("10.0.2.1", "10.0.3.1", dport: 22, flags: Self.syn)).reason == .noContract)
+        #expect(h.table.count == 0)
+        // In syn_sent, the other side must answer SYN-ACK.
+        #expect(h.send(F.tcp("10.0.2.1", "10.0.3.1", dport: 5432, flags: Self.syn)).flow == .new)
+        #expect(h.send(F.tcp("10.0.3.1", "10.0.2.1", dport: 40000, sport: 5432, flags: Self.ack)).reason == .conntrackInvalid)
+        #expect(h.table.counters.invalid == 3)
+    }
+
+    @Test func rstClosesAndANewSynReopens() {
+        let h = Harness()
+        let c = "10.0.2.1", s = "10.0.3.1"
+        _ = h.send(F.tcp(c, s, dport: 5432, flags: Self.syn))
+        _ = h.send(F.tcp(s, c, dport: 40000, sport: 5432, flags: Self.synAck))
+        _ = h.send(F.tcp(c, s, dport: 5432, flags: Self.ack))
+        #expect(h.send(F.tcp(s, c, dport: 40000, sport: 5432, flags: Self.rst)).allowed)
+        #expect(h.table.stateName(of: FlowKey(tenant: 0, fields: F.tcp(c, s, dport: 5432))) == "closed")
+        #expect(h.send(F.tcp(c, s, dport: 5432, flags: Self.ack)).reason == .conntrackInvalid)
+        let again = h.send(F.tcp(c, s, dport: 5432, flags: Self.syn))
+        #expect(again.allowed && again.flow == .new && h.table.count == 1)
+        #expect(h.table.stateName(of: FlowKey(tenant: 0, fields: F.tcp(c, s, dport: 5432))) == "syn_sent")
+    }
+
+    @Test func udpAndIcmpEcho() {
+        let h = Harness()
+        #expect(h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 5555)).flow == .new)
+        let reply = h.send(F.udp("10.0.3.1", "10.0.2.1", dport: 5555, sport: 53))
+        #expect(reply.allowed && reply.flow == .reply)
+        #expect(h.send(F.udp("10.0.3.1", "10.0.2.1", dport: 53, sport: 5555)).reason == .noContract)
+        #expect(h.send(F.icmp("10.0.2.1", "10.0.3.1", type: 8, id: 9)).flow == .new)
+        let pong = h.send(F.icmp("10.0.3.1", "10.0.2.1", type: 0, id: 9))
+        #expect(pong.allowed && pong.flow == .reply)
+        // An echo reply with no request, and other ICMP, are classified alone.
+        let stray = h.send(F.icmp("10.0.3.1", "10.0.2.1", type: 0, id: 10))
+        #expect(stray.reason == .noContract && stray.flow == .untracked)
+        #expect(h.send(F.icmp("10.0.2.1", "10.0.3.1", type: 13)).flow == .untracked)
+        #expect(h.table.count == 2)
+    }
+
+    @Test func flowsExpireAfterTheirProtocolsTimeout() {
+        var t = ConntrackTimeouts()
+        t.udp = 2
+        t.tcpHandshake = 5
+        let h = Harness(timeouts: t)
+        let q = F.udp("10.0.2.1", "10.0.3.1", dport: 53)
+        let r = F.udp("10.0.3.1", "10.0.2.1", dport: 40000, sport: 53)
+        #expect(h.send(q, at: 0).flow == .new)
+        #expect(h.send(r, at: 1_999).flow == .reply)      // refreshed: expires at 3_999
+        #expect(h.send(r, at: 3_998).flow == .reply)
+        #expect(h.send(r, at: 6_000).reason == .noContract)  // expired: the reply is new, and denied
+        #expect(h.send(q, at: 6_001).flow == .new)
+        #expect(h.table.counters.expired == 1 && h.table.count == 1)
+        _ = h.send(F.tcp("10.0.2.1", "10.0.3.1", dport: 5432, flags: Self.syn), at: 6_001)
+        #expect(h.table.count == 2)
+        #expect(h.table.expire(now: 8_100, budget: 1 << 20) == 1)  // the UDP flow; the SYN lives till 11_001
+        #expect(h.table.count == 1)
+        #expect(h.table.expire(now: 11_001, budget: 1 << 20) == 1)
+        #expect(h.table.count == 0)
+    }
+
+    @Test func aFullTableRefusesNewFlowsAndKeepsEstablishedOnes() {
+        var t = ConntrackTimeouts()
+        t.udp = 10
+        let h = Harness(capacity: 2, timeouts: t)
+        #expect(h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 1), at: 0).flow == .new)
+        #expect(h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 2), at: 0).flow == .new)
+        let full = h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 3), at: 1)
+        #expect(!full.allowed && full.reason == .conntrackFull && h.table.counters.fullDrops == 1)
+        #expect(h.send(F.udp("10.0.3.1", "10.0.2.1", dport: 1, sport: 53), at: 2).flow == .reply)
+        #expect(h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 2), at: 3).flow == .established)
+        // Denied traffic is still told apart from a full table.
+        #expect(h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 54, sport: 3), at: 3).reason == .noContract)
+        // Once flows expire, there is room again.
+        #expect(h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 3), at: 20_000).flow == .new)
+    }
+
+    @Test func aPolicyChangeRechecksFlowsOnTheirNextPacket() {
+        let h = Harness()
+        let q = F.udp("10.0.2.1", "10.0.3.1", dport: 53)
+        let r = F.udp("10.0.3.1", "10.0.2.1", dport: 40000, sport: 53)
+        _ = h.send(q)
+        _ = h.send(F.tcp("10.0.2.1", "10.0.3.1", dport: 5432, flags: Self.syn))
+        // New policy: TCP still allowed (moved to rule 1 of a second contract), UDP gone.
+        let next = F.threeTier(contracts: [
+            F.contract("other", providers: ["web"], consumers: ["app"], [RuleSpec(proto: .any)]),
+            F.contract("app-db", providers: ["db"], consumers: ["app"], [RuleSpec(proto: .tcp, ports: [PortRange(5432)])]),
+        ])
+        h.replace(next, epoch: 2)
+        let dropped = h.send(r)  // the reply is the first packet under epoch 2
+        #expect(!dropped.allowed && dropped.reason == .noContract && dropped.flow == .reply)
+        #expect(h.table.counters.recheckDrops == 1 && h.table.count == 1)
+        let tcp = h.send(F.tcp("10.0.3.1", "10.0.2.1", dport: 40000, sport: 5432, flags: Self.synAck))
+        #expect(tcp.allowed && tcp.flow == .reply && tcp.contract == 1 && tcp.rule == 1)
+        #expect(h.table.counters.rechecked == 2)
+    }
+
+    @Test func keepLetsAdmittedFlowsRunAcrossAPolicyChange() {
+        let h = Harness(spec: Self.spec(keep: true))
+        let q = F.udp("10.0.2.1", "10.0.3.1", dport: 53)
+        _ = h.send(q)
+        h.replace(F.threeTier(), epoch: 2)  // no contracts at all
+        let v = h.send(F.udp("10.0.3.1", "10.0.2.1", dport: 40000, sport: 53))
+        #expect(v.allowed && v.flow == .reply && v.contract == CompiledPolicy.noContract)
+        #expect(h.table.counters.kept == 1)
+        #expect(h.send(q).allowed)
+        #expect(h.table.counters.kept == 1)  // checked once per epoch
+        // New connections follow the new policy.
+        #expect(h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 1)).reason == .noContract)
+    }
+
+    @Test func nonIPFramesAreClassifiedEveryTime() {
+        let spec = F.threeTier(contracts: [F.contract("l2", providers: ["db"], consumers: ["app"], [RuleSpec(proto: .etherType(0x88B5))])])
+        let h = Harness(spec: spec)
+        let f = F.frame(src: F.mac(0x21), dst: F.mac(0x31), etherType: 0x88B5)
+        let v = h.table.track(key: FlowKey(src: .zero, dst: .zero, srcPort: 0, dstPort: 0, proto: 0, tenant: 0),
+                              fields: f, now: 0, policy: h.policy)
+        #expect(v.allowed && v.flow == .untracked && h.table.count == 0)
+    }
+
+    /// Random inserts, hits and removals against a dictionary: every live connection stays
+    /// findable through the backward-shift deletions of a crowded table.
+    @Test func tableAgreesWithADictionaryUnderChurn() {
+        var t = ConntrackTimeouts()
+        t.udp = 1_000
+        let h = Harness(capacity: 48, spec: F.threeTier(contracts: [F.contract("u", providers: ["db"], consumers: ["app"], [RuleSpec(proto: .udp)])]),
+                        timeouts: t)
+        var rng = SeededRandom(seed: 7)
+        var live = Set<UInt16>()
+        for step in 0..<20_000 {
+            let port = UInt16.random(in: 1...80, using: &rng)
+            let q = F.udp("10.0.2.1", "10.0.3.1", dport: 9, sport: port)
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0:
+                let v = h.send(q)
+                if live.contains(port) {
+                    #expect(v.flow == .established, "step \(step)")
+                } else if live.count < 48 {
+                    #expect(v.flow == .new, "step \(step)")
+                    live.insert(port)
+                } else {
+                    #expect(v.reason == .conntrackFull, "step \(step)")
+                }
+            case 1:
+                #expect(h.table.remove(key: FlowKey(tenant: 0, fields: q)) == live.contains(port), "step \(step)")
+                live.remove(port)
+            default:
+                let back = F.udp("10.0.3.1", "10.0.2.1", dport: port, sport: 9)
+                #expect((h.table.stateName(of: FlowKey(tenant: 0, fields: back)) != nil) == live.contains(port), "step \(step)")
+            }
+            #expect(h.table.count == live.count)
+        }
+    }
+}
