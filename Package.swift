@@ -87,6 +87,11 @@ let package = Package(
             path: "bench/trafficgen"
         ),
         .testTarget(name: "GBPCoreTests", dependencies: ["GBPCore"]),
+        .testTarget(
+            name: "GBPControlTests",
+            dependencies: ["GBPControl", "GBPCore"],
+            swiftSettings: [.unsafeFlags(dpdkImporterFlags)]
+        ),
         // Runs the real gbpd on pcap/null ports as a subprocess and checks packets and counters.
         .testTarget(
             name: "GBPIntegrationTests",

@@ -63,6 +63,14 @@ static inline struct rte_mbuf *cdpdk_mbuf_alloc(struct rte_mempool *mp) { return
 /// Appends `len` bytes to a fresh mbuf and returns where to write them (NULL if it does not fit).
 static inline void *cdpdk_mbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
 
+/// Sets the length of a one-segment mbuf (growing into its tailroom); -1 if it does not fit.
+static inline int cdpdk_mbuf_set_length(struct rte_mbuf *m, uint16_t len) {
+    if (m->nb_segs != 1 || len > m->buf_len - m->data_off) return -1;
+    m->data_len = len;
+    m->pkt_len = len;
+    return 0;
+}
+
 // MARK: - lcores, time, errors
 
 static inline unsigned cdpdk_lcore_id(void) { return rte_lcore_id(); }

@@ -46,13 +46,23 @@ public final class Dataplane {
             ports = []
             throw error
         }
-        publish(makeForwardingState())
+        publish(try makeForwardingState())
     }
 
-    private func makeForwardingState() -> ForwardingState {
+    /// Compiles the configured policy (if any) against this dataplane's ports.
+    private func makeForwardingState() throws(DPDKError) -> ForwardingState {
         let index = Dictionary(uniqueKeysWithValues: ports.enumerated().map { ($1.name, UInt16($0)) })
         let entries = config.stations.compactMap { s in index[s.port].map { (mac: s.mac, port: $0) } }
-        return ForwardingState(l2: L2Table(entries), portCount: ports.count)
+        var tables: PolicyTables?
+        if let spec = config.policy {
+            let compiled: CompiledPolicy
+            do { compiled = try CompiledPolicy.compile(spec, epoch: 1) } catch {
+                throw DPDKError("compiling the policy", code: 22, detail: error.errors.map(\.description).joined(separator: "; "))
+            }
+            tables = PolicyTables(spec: spec, compiled: compiled,
+                                  ports: config.ports.map { (name: $0.name, tenant: $0.tenant, uplink: $0.role == .uplink) })
+        }
+        return ForwardingState(l2: L2Table(entries), portCount: ports.count, policy: tables)
     }
 
     /// Makes `state` the one workers use from their next burst on.
@@ -66,6 +76,7 @@ public final class Dataplane {
 
     private func buildWorkers() throws(DPDKError) {
         let drainCycles = EAL.tscHz / 10_000 // 100 µs
+        let ruleCapacity = config.policy.map { $0.contracts.reduce(0) { $0 + $1.rules.count } } ?? 0
         for (w, l) in config.workerLcores.enumerated() {
             let counters = WorkerCounters()
             let rxRefs = ports.enumerated().compactMap { i, p -> RxQueueRef? in
@@ -81,8 +92,12 @@ public final class Dataplane {
                 tx[i] = TxPortRef(port: p.id.rawValue, queue: UInt16(w), buffer: buffer)
             }
             let ctx = UnsafeMutablePointer<WorkerContext>.allocate(capacity: 1)
+            let burst = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: Worker.burstSize)
+            let policyState = WorkerPolicyState(flowCapacity: config.policy == nil ? 64 : config.conntrackCapacity,
+                                                ruleCapacity: ruleCapacity, tscHz: EAL.tscHz)
             ctx.initialize(to: WorkerContext(index: w, lcore: LcoreID(rawValue: l), rx: rx, tx: tx, counters: counters,
-                                             stateSlot: stateSlot, drainCycles: drainCycles))
+                                             stateSlot: stateSlot, drainCycles: drainCycles, policy: policyState, burst: burst,
+                                             outcomes: .allocate(capacity: Worker.burstSize)))
             workers.append(ctx)
         }
     }

@@ -1,48 +1,93 @@
 import CDPDK
 import GBPCore
 
-/// What happens to each packet of a burst: parse, decide, send or drop.
+/// What the pipelines decide for each packet of a burst, then carry out for the
+/// whole burst at once: a port index (>= 0), `floodAll` / `floodTenant`, or a drop
+/// (`dropped(reason)`). When every packet of a burst goes to one port, the burst is
+/// handed to that port's tx queue as it is, like dpdk-testpmd's io forwarding.
+enum Outcome {
+    static let floodAll: Int32 = -1
+    static let floodTenant: Int32 = -2
+    @inline(__always) static func dropped(_ r: DropReason) -> Int32 { -1000 - Int32(r.rawValue) }
+    @inline(__always) static func reason(_ o: Int32) -> DropReason { DropReason(rawValue: UInt8(truncatingIfNeeded: -1000 - o))! }
+}
+
+/// The plain L2 path (no policy configured): destination MAC -> port, flood the
+/// rest. With a policy, workers run `PolicyPipeline` instead.
 enum Pipeline {
     static let ethernetHeaderLength = 14
 
     @inline(__always)
     static func process(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int,
                         state: UnsafePointer<ForwardingState>, tx: UnsafeMutableBufferPointer<TxPortRef>,
-                        counters: WorkerCounters) {
+                        counters: WorkerCounters, outs: UnsafeMutablePointer<Int32>) {
+        let l2 = state.pointee.l2
+        var bytes = 0
+        // Packets of a burst mostly share a destination: remember the last decision.
+        var lastMAC = UInt64.max, lastOut: Int32 = 0
+        // Touch every mbuf of the burst first: their cache misses overlap.
+        for i in 0..<n { cdpdk_prefetch0(cdpdk_mbuf_data(pkts[i])) }
         for i in 0..<n {
-            if i + 1 < n { cdpdk_prefetch0(cdpdk_mbuf_data(pkts[i + 1])) }
             let m = pkts[i]
             let length = Int(cdpdk_mbuf_data_len(m))
-            counters.countRx(port: ingress, bytes: Int(cdpdk_mbuf_pkt_len(m)))
+            bytes &+= length
             guard length >= ethernetHeaderLength, let data = cdpdk_mbuf_data(m) else {
-                drop(m, .runtFrame, ingress: ingress, counters: counters)
+                outs[i] = Outcome.dropped(.runtFrame)
                 continue
             }
-            let dst = MACAddress(bytes: data)
+            let dst = MACAddress(wire: data)
+            if dst.raw == lastMAC { outs[i] = lastOut; continue }
+            let out = dst.isMulticast ? -1 : l2.lookup(dst)
+            lastOut = out < 0 ? Outcome.floodAll : (out == ingress ? Outcome.dropped(.destinationOnIngressPort) : Int32(out))
+            lastMAC = dst.raw
+            outs[i] = lastOut
+        }
+        counters.countRx(port: ingress, packets: n, bytes: bytes)
+        deliver(pkts, count: n, outs: outs, ingress: ingress, tx: tx, counters: counters) { m, _ in
+            flood(m, ingress: ingress, portCount: state.pointee.portCount, tx: tx, counters: counters)
+        }
+    }
 
-            // ---- Policy stage -------------------------------------------------
-            // The policy verdict plugs in here: parse the frame, classify it
-            // against the published policy snapshot and drop what it denies.
-            // ------------------------------------------------------------------
+    /// Carries out the burst's outcomes. `flood` handles `floodAll`/`floodTenant`.
+    @inline(__always)
+    static func deliver(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, outs: UnsafeMutablePointer<Int32>,
+                        ingress: Int, tx: UnsafeMutableBufferPointer<TxPortRef>, counters: WorkerCounters,
+                        flood: (OpaquePointer?, Int32) -> Void) {
+        let first = outs[0]
+        var uniform = first >= 0
+        var i = 1
+        while uniform && i < n { uniform = outs[i] == first; i += 1 }
+        if uniform {
+            sendBurst(pkts, count: n, port: Int(first), tx: tx, counters: counters)
+            return
+        }
+        for i in 0..<n {
+            let o = outs[i]
+            if o >= 0 { send(pkts[i], port: Int(o), tx: tx, counters: counters) }
+            else if o > -1000 { flood(pkts[i], o) }
+            else { drop(pkts[i], Outcome.reason(o), ingress: ingress, counters: counters) }
+        }
+    }
 
-            // ---- L2 forwarding stage -----------------------------------------
-            let out = dst.isMulticast ? -1 : state.pointee.l2.lookup(dst)
-            if out >= 0 {
-                if out == ingress {
-                    drop(m, .destinationOnIngressPort, ingress: ingress, counters: counters)
-                } else {
-                    send(m, port: out, tx: tx, counters: counters)
-                }
-            } else {
-                flood(m, ingress: ingress, portCount: state.pointee.portCount, tx: tx, counters: counters)
-            }
+    /// A whole burst for one port goes straight to its tx queue (after what is
+    /// already buffered for it, to keep order); refused packets are freed and counted.
+    @inline(__always)
+    static func sendBurst(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, port: Int,
+                          tx: UnsafeMutableBufferPointer<TxPortRef>, counters: WorkerCounters) {
+        let t = tx[port]
+        if cdpdk_tx_buffer_length(t.buffer) > 0 { _ = cdpdk_tx_buffer_flush(t.port, t.queue, t.buffer) }
+        let sent = Int(cdpdk_tx_burst(t.port, t.queue, pkts, UInt16(n)))
+        counters.countTxQueued(port: port, packets: n)
+        if sent < n {
+            counters.countTxRefused(port: port, packets: n - sent)
+            cdpdk_mbuf_free_bulk(pkts + sent, UInt32(n - sent))
         }
     }
 
     @inline(__always)
     static func send(_ m: OpaquePointer?, port: Int, tx: UnsafeMutableBufferPointer<TxPortRef>, counters: WorkerCounters) {
         let t = tx[port]
-        counters.countTxQueued(port: port)
+        counters.countTxQueued(port: port, packets: 1)
         _ = cdpdk_tx_buffer(t.port, t.queue, t.buffer, m)
     }
 

@@ -9,8 +9,10 @@ public struct RuntimeConfig: Sendable {
         public var name: String
         public var devargs: String
         public var role: PortRole
-        public init(name: String, devargs: String, role: PortRole = .endpoint) {
-            self.name = name; self.devargs = devargs; self.role = role
+        /// The tenant of every packet received on this port (nil: its endpoints' tenant).
+        public var tenant: String?
+        public init(name: String, devargs: String, role: PortRole = .endpoint, tenant: String? = nil) {
+            self.name = name; self.devargs = devargs; self.role = role; self.tenant = tenant
         }
     }
 
@@ -30,6 +32,10 @@ public struct RuntimeConfig: Sendable {
     public var workerLcores: [UInt32]
     public var ports: [Port]
     public var stations: [Station] = []
+    /// The policy to enforce; nil makes gbpd a plain L2 switch.
+    public var policy: PolicySpec?
+    /// Connection-table entries per worker.
+    public var conntrackCapacity: Int = 1 << 16
     /// Stop by itself once every finite pcap input has been received and forwarded.
     public var stopWhenInputsDrained: Bool = false
     /// Seconds between stats lines on stdout (0: none).

@@ -19,8 +19,10 @@ enum Worker {
         let counters = ctx.pointee.counters
         let drainCycles = ctx.pointee.drainCycles
         let stateSlot = ctx.pointee.stateSlot
-        let pkts = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: burstSize)
-        defer { pkts.deallocate() }
+        let pkts = ctx.pointee.burst
+        let outs = ctx.pointee.outcomes
+        let local = (UnsafeMutableRawPointer(ctx) + MemoryLayout<WorkerContext>.offset(of: \WorkerContext.policy)!)
+            .assumingMemoryBound(to: WorkerPolicyState.self)
         var lastDrain = cdpdk_tsc()
 
         while !cdpdk_should_stop() {
@@ -34,7 +36,12 @@ enum Worker {
                 if n == 0 { continue }
                 let state = UnsafePointer<ForwardingState>(
                     OpaquePointer(cdpdk_load_acquire_ptr(UnsafeRawPointer(stateSlot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)))!)
-                Pipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tx: tx, counters: counters)
+                if let tables = state.pointee.policy {
+                    PolicyPipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tables: tables, tx: tx,
+                                           counters: counters, local: local, now: now, outs: outs)
+                } else {
+                    Pipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tx: tx, counters: counters, outs: outs)
+                }
                 counters.countBurst(cycles: cdpdk_tsc() &- now)
             }
         }

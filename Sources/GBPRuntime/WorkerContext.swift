@@ -30,6 +30,12 @@ public struct WorkerContext {
     public var stateSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     /// TSC cycles between tx-buffer drains (DPDK's l2fwd uses 100 µs).
     public var drainCycles: UInt64
+    /// Connection tracking, fragments and rule counters (used when a policy is in force).
+    public var policy: WorkerPolicyState
+    /// The rx burst array, allocated here so the worker allocates nothing.
+    public var burst: UnsafeMutablePointer<OpaquePointer?>
+    /// What the pipeline decided for each packet of the burst (see `Outcome`).
+    public var outcomes: UnsafeMutablePointer<Int32>
     /// Set by the worker once it has left its loop and flushed its buffers.
     public var finished: Bool = false
 }

@@ -29,11 +29,16 @@ public struct WorkerCounters: @unchecked Sendable {
     public func deallocate() { base.deallocate() }
 
     // MARK: Writes (worker only)
-    @inlinable @inline(__always) public func countRx(port: Int, bytes: Int) {
-        base[Self.rxBase + port] &+= 1
+    @inlinable @inline(__always) public func countRx(port: Int, packets: Int, bytes: Int) {
+        base[Self.rxBase + port] &+= UInt64(truncatingIfNeeded: packets)
         base[Self.rxBytesBase + port] &+= UInt64(truncatingIfNeeded: bytes)
     }
-    @inlinable @inline(__always) public func countTxQueued(port: Int) { base[Self.txQueuedBase + port] &+= 1 }
+    @inlinable @inline(__always) public func countTxQueued(port: Int, packets: Int) {
+        base[Self.txQueuedBase + port] &+= UInt64(truncatingIfNeeded: packets)
+    }
+    @inlinable @inline(__always) public func countTxRefused(port: Int, packets: Int) {
+        base[Self.txRefusedBase + port] &+= UInt64(truncatingIfNeeded: packets)
+    }
     @inlinable @inline(__always) public func countDrop(_ reason: DropReason, ingress port: Int) {
         base[Self.dropBase + Int(reason.rawValue)] &+= 1
         base[Self.ingressDropBase + port] &+= 1

@@ -49,3 +49,13 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         }.joined(separator: ":")
     }
 }
+
+extension MACAddress {
+    /// Reads six octets in network order with two loads (the hot-path form of `init(bytes:)`).
+    @inlinable @inline(__always)
+    public init(wire p: UnsafeRawPointer) {
+        let hi = UInt64(UInt32(bigEndian: p.loadUnaligned(as: UInt32.self)))
+        let lo = UInt64(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt16.self)))
+        self.raw = hi << 16 | lo
+    }
+}

@@ -1,0 +1,64 @@
+import GBPCore
+
+/// The compiled policy plus what ties it to this dataplane's ports: which tenant
+/// each port belongs to, where each tenant's uplink is, and which runtime port an
+/// endpoint's port name stands for. Built on the control thread, read by workers.
+@frozen
+public struct PolicyTables: @unchecked Sendable {
+    public static let noTenant: UInt16 = 0xFFFF
+
+    public let compiled: CompiledPolicy
+    public let names: PolicyNames
+    /// Runtime port index -> tenant id (`noTenant`: the port carries no tenant).
+    @usableFromInline let portTenant: UnsafeMutablePointer<UInt16>
+    @usableFromInline let portIsUplink: UnsafeMutablePointer<Bool>
+    /// Tenant id -> its uplink's runtime port index, or -1.
+    @usableFromInline let tenantUplink: UnsafeMutablePointer<Int32>
+    /// Endpoint port id (`EndpointRecord.port`) -> runtime port index, or -1.
+    @usableFromInline let endpointPort: UnsafeMutablePointer<Int32>
+    /// Tenant id -> its ports, for flooding inside a tenant: `floodPorts[floodStart[t] ..< floodStart[t+1]]`.
+    @usableFromInline let floodStart: UnsafeMutablePointer<Int32>
+    @usableFromInline let floodPorts: UnsafeMutablePointer<Int32>
+
+    /// `ports` are the runtime's ports in index order (name, tenant name or nil, uplink?).
+    public init(spec: PolicySpec, compiled: CompiledPolicy, ports: [(name: String, tenant: String?, uplink: Bool)]) {
+        self.compiled = compiled
+        let names = PolicyNames(spec)
+        self.names = names
+        let tenants = max(compiled.tenantCount, 1)
+        portTenant = .allocate(capacity: max(ports.count, 1))
+        portIsUplink = .allocate(capacity: max(ports.count, 1))
+        tenantUplink = .allocate(capacity: tenants)
+        tenantUplink.initialize(repeating: -1, count: tenants)
+        var runtimeIndex: [String: Int] = [:]
+        for (i, p) in ports.enumerated() {
+            runtimeIndex[p.name] = i
+            // A port without a declared tenant takes the tenant of its endpoints.
+            let tenantName = p.tenant ?? spec.endpoints.first { $0.port == p.name }?.tenant
+            let t = tenantName.flatMap { names.tenantID($0) } ?? Self.noTenant
+            (portTenant + i).initialize(to: t)
+            (portIsUplink + i).initialize(to: p.uplink)
+            if p.uplink && t != Self.noTenant { tenantUplink[Int(t)] = Int32(i) }
+        }
+        endpointPort = .allocate(capacity: max(names.ports.count, 1))
+        for (i, n) in names.ports.enumerated() { (endpointPort + i).initialize(to: Int32(runtimeIndex[n] ?? -1)) }
+        floodStart = .allocate(capacity: tenants + 1)
+        floodPorts = .allocate(capacity: max(ports.count, 1))
+        var k = 0
+        for t in 0..<tenants {
+            floodStart[t] = Int32(k)
+            for i in ports.indices where portTenant[i] == UInt16(t) { floodPorts[k] = Int32(i); k += 1 }
+        }
+        floodStart[tenants] = Int32(k)
+    }
+
+    public func deallocate() {
+        compiled.deallocate()
+        portTenant.deallocate(); portIsUplink.deallocate(); tenantUplink.deallocate()
+        endpointPort.deallocate(); floodStart.deallocate(); floodPorts.deallocate()
+    }
+
+    /// The runtime port of endpoint `id`.
+    @inlinable @inline(__always)
+    func port(ofEndpoint id: UInt32) -> Int { Int(endpointPort[Int(compiled.endpoints.record(id).port)]) }
+}
