@@ -17,7 +17,7 @@ public enum ConfigLoader {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> DaemonConfig {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
-            throw ConfigError(issues: [ConfigIssue(file: file, line: nil, field: "(yaml)", reason: "not valid YAML: \(error)")])
+            throw ConfigError(issues: [yamlIssue(error, file: file)])
         }
         guard let root else {
             throw ConfigError(issues: [ConfigIssue(file: file, line: nil, field: "(file)", reason: "is empty")])
@@ -26,12 +26,26 @@ public enum ConfigLoader {
         let config = read(root, r)
         if !r.issues.isEmpty || config == nil {
             throw ConfigError(issues: r.issues.isEmpty
-                ? [ConfigIssue(file: file, line: nil, field: "(file)", reason: "invalid")] : r.issues)
+                ? [ConfigIssue(file: file, line: nil, field: "(file)", reason: "invalid")] : r.issuesInFileOrder)
         }
         return config!
     }
 
-    static let topLevelKeys = (required: ["eal", "workers", "ports"], optional: ["mempool", "descriptors", "endpoints", "run"])
+    /// A YAML syntax error, at its line.
+    private static func yamlIssue(_ error: any Error, file: String) -> ConfigIssue {
+        let problem: String, mark: Mark, context: YamlError.Context?
+        switch error as? YamlError {
+        case .scanner(let c, let p, let m, _), .parser(let c, let p, let m, _), .composer(let c, let p, let m, _):
+            (problem, mark, context) = (p, m, c)
+        default:
+            return ConfigIssue(file: file, line: nil, field: "(yaml)", reason: "not valid YAML: \(error)")
+        }
+        let while_ = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
+        return ConfigIssue(file: file, line: mark.line, field: "(yaml)", reason: "not valid YAML: \(problem)\(while_)")
+    }
+
+    static let topLevelKeys = (required: ["eal", "workers", "ports"],
+                               optional: ["mempool", "descriptors", "endpoints", "run"] + PolicyConfigLoader.keys)
 
     private static func read(_ root: Node, _ r: ConfigReader) -> DaemonConfig? {
         guard let top = r.mapping(root, "", required: topLevelKeys.required, optional: topLevelKeys.optional) else { return nil }
@@ -42,17 +56,30 @@ public enum ConfigLoader {
         if let w = top["workers"], workers.isEmpty, r.issues.isEmpty { r.fail(w, "workers", "at least one worker lcore is needed") }
         if Set(workers).count != workers.count, let w = top["workers"] { r.fail(w, "workers", "an lcore is listed twice") }
 
-        let ports: [RuntimeConfig.Port] = r.each(top["ports"], "ports") { n, f in readPort(n, f, r) }
+        var ports = r.eachIndexed(top["ports"], "ports") { n, f in readPort(n, f, r) }
         if let p = top["ports"], ports.isEmpty, r.issues.isEmpty { r.fail(p, "ports", "at least one port is needed") }
-        checkUnique(ports.map(\.name), top["ports"], "ports", "port name", r)
-        checkUnique(ports.map(\.devargs), top["ports"], "ports", "devargs", r)
+        checkUnique(ports.map(\.value.name), top["ports"], "ports", "port name", r)
+        checkUnique(ports.map(\.value.devargs), top["ports"], "ports", "devargs", r)
 
-        let portNames = Set(ports.map(\.name))
-        let endpoints: [EndpointEntry] = r.each(top["endpoints"], "endpoints") { n, f in readEndpoint(n, f, portNames, r) }
-        checkUnique(endpoints.map(\.name), top["endpoints"], "endpoints", "endpoint name", r)
-        checkUnique(endpoints.map(\.mac.description), top["endpoints"], "endpoints", "endpoint MAC", r)
+        // With `tenants`, gbpd enforces a policy: endpoints need a group and a tenant, and
+        // names and MACs are unique per tenant (checked by policy validation).
+        let withPolicy = top["tenants"] != nil
+        let portNames = Set(ports.map(\.value.name))
+        let endpoints = r.eachIndexed(top["endpoints"], "endpoints") { n, f in readEndpoint(n, f, portNames, withPolicy: withPolicy, r) }
+        if !withPolicy {
+            checkUnique(endpoints.map(\.value.name), top["endpoints"], "endpoints", "endpoint name", r)
+            checkUnique(endpoints.map(\.value.mac.description), top["endpoints"], "endpoints", "endpoint MAC", r)
+        }
 
-        var runtime = RuntimeConfig(ealArguments: eal, workerLcores: workers, ports: ports)
+        var policy: PolicySpec?
+        if withPolicy {
+            policy = PolicyConfigLoader.read(top, ports: &ports, endpoints: endpoints, r)
+        } else {
+            PolicyConfigLoader.rejectWithoutTenants(top, ports: ports, r)
+        }
+
+        var runtime = RuntimeConfig(ealArguments: eal, workerLcores: workers, ports: ports.map(\.value))
+        runtime.policy = policy
         if let m = top["mempool"], let mm = r.mapping(m, "mempool", optional: ["mbufs", "cache"]) {
             if let n = mm["mbufs"] { runtime.mempoolSize = r.int(n, "mempool.mbufs", in: 1024...(1 << 26)) ?? runtime.mempoolSize }
             if let n = mm["cache"] { runtime.mempoolCache = r.int(n, "mempool.cache", in: 0...512) ?? runtime.mempoolCache }
@@ -65,24 +92,24 @@ public enum ConfigLoader {
             if let n = rm["stop_when_inputs_drained"] { runtime.stopWhenInputsDrained = r.bool(n, "run.stop_when_inputs_drained") ?? false }
             if let n = rm["stats_interval_s"] { runtime.statsInterval = r.double(n, "run.stats_interval_s", in: 0...3600) ?? 1 }
         }
-        runtime.stations = endpoints.map { .init(name: $0.name, port: $0.port, mac: $0.mac) }
-        return DaemonConfig(file: r.file, runtime: runtime, endpoints: endpoints)
+        runtime.stations = endpoints.map { .init(name: $0.value.name, port: $0.value.port, mac: $0.value.mac) }
+        return DaemonConfig(file: r.file, runtime: runtime, endpoints: endpoints.map(\.value), policy: policy)
     }
 
     private static func readPort(_ n: Node, _ f: String, _ r: ConfigReader) -> RuntimeConfig.Port? {
-        guard let m = r.mapping(n, f, required: ["name", "devargs"], optional: ["role"]) else { return nil }
+        guard let m = r.mapping(n, f, required: ["name", "devargs"], optional: ["role", "tenant"]) else { return nil }
         let name = m["name"].flatMap { r.nonEmptyString($0, "\(f).name") }
         let devargs = m["devargs"].flatMap { r.nonEmptyString($0, "\(f).devargs") }
-        var role = RuntimeConfig.PortRole.endpoint
-        if let rn = m["role"], let s = r.string(rn, "\(f).role") {
-            if let v = RuntimeConfig.PortRole(rawValue: s) { role = v } else { r.fail(rn, "\(f).role", "must be endpoint or uplink, got '\(s)'") }
-        }
+        let role = m["role"].flatMap { r.choice($0, "\(f).role", [RuntimeConfig.PortRole.endpoint, .uplink]) } ?? .endpoint
+        let tenant = m["tenant"].flatMap { r.nonEmptyString($0, "\(f).tenant") }
         guard let name, let devargs else { return nil }
-        return .init(name: name, devargs: devargs, role: role)
+        return .init(name: name, devargs: devargs, role: role, tenant: tenant)
     }
 
-    private static func readEndpoint(_ n: Node, _ f: String, _ ports: Set<String>, _ r: ConfigReader) -> EndpointEntry? {
-        guard let m = r.mapping(n, f, required: ["name", "port", "mac"], optional: ["ips", "group", "tenant"]) else { return nil }
+    /// With a policy, `group` and `tenant` are required; without, they are accepted and unused.
+    private static func readEndpoint(_ n: Node, _ f: String, _ ports: Set<String>, withPolicy: Bool, _ r: ConfigReader) -> EndpointEntry? {
+        guard let m = r.mapping(n, f, required: ["name", "port", "mac"] + (withPolicy ? ["group", "tenant"] : []),
+                                optional: ["ips"] + (withPolicy ? [] : ["group", "tenant"])) else { return nil }
         let name = m["name"].flatMap { r.nonEmptyString($0, "\(f).name") }
         var port = m["port"].flatMap { r.nonEmptyString($0, "\(f).port") }
         if let p = port, !ports.contains(p) {
@@ -100,7 +127,7 @@ public enum ConfigLoader {
         if let list = m["ips"], let texts = r.stringList(list, "\(f).ips") {
             for (i, t) in texts.enumerated() {
                 if let a = IPAddress(t) { ips.append(a) } else {
-                    r.fail(list, "\(f).ips[\(i)]", "'\(t)' is not an IPv4 or IPv6 address"); ipsOK = false
+                    r.fail(at: "\(f).ips[\(i)]", "'\(t)' is not an IPv4 or IPv6 address"); ipsOK = false
                 }
             }
         }

@@ -16,4 +16,9 @@ public struct DaemonConfig: Sendable {
     public var file: String
     public var runtime: RuntimeConfig
     public var endpoints: [EndpointEntry]
+    /// The group-based policy, already checked by `Policy.validate`; nil when the file
+    /// declares no `tenants` (gbpd is then a plain L2 switch). The same value is in
+    /// `runtime.policy`. With a policy, `runtime.ports[i].tenant` is the port's tenant as
+    /// the file gives it or else the tenant of its endpoints (nil: neither).
+    public var policy: PolicySpec?
 }
