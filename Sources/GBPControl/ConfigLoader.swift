@@ -45,7 +45,7 @@ public enum ConfigLoader {
     }
 
     static let topLevelKeys = (required: ["eal", "workers", "ports"],
-                               optional: ["mempool", "descriptors", "endpoints", "run"] + PolicyConfigLoader.keys)
+                               optional: ["mempool", "descriptors", "endpoints", "run", "conntrack"] + PolicyConfigLoader.keys)
 
     private static func read(_ root: Node, _ r: ConfigReader) -> DaemonConfig? {
         guard let top = r.mapping(root, "", required: topLevelKeys.required, optional: topLevelKeys.optional) else { return nil }
@@ -88,12 +88,31 @@ public enum ConfigLoader {
             if let n = dm["rx"] { runtime.rxDescriptors = r.int(n, "descriptors.rx", in: 32...16384) ?? runtime.rxDescriptors }
             if let n = dm["tx"] { runtime.txDescriptors = r.int(n, "descriptors.tx", in: 32...16384) ?? runtime.txDescriptors }
         }
+        if let ct = top["conntrack"] { readConntrack(ct, &runtime, r) }
         if let run = top["run"], let rm = r.mapping(run, "run", optional: ["stop_when_inputs_drained", "stats_interval_s"]) {
             if let n = rm["stop_when_inputs_drained"] { runtime.stopWhenInputsDrained = r.bool(n, "run.stop_when_inputs_drained") ?? false }
             if let n = rm["stats_interval_s"] { runtime.statsInterval = r.double(n, "run.stats_interval_s", in: 0...3600) ?? 1 }
         }
         runtime.stations = endpoints.map { .init(name: $0.value.name, port: $0.value.port, mac: $0.value.mac) }
         return DaemonConfig(file: r.file, runtime: runtime, endpoints: endpoints.map(\.value), policy: policy)
+    }
+
+    /// `conntrack: { capacity: N, timeouts: { tcp_established_s: ..., udp_s: ... } }`
+    private static func readConntrack(_ n: Node, _ runtime: inout RuntimeConfig, _ r: ConfigReader) {
+        guard let m = r.mapping(n, "conntrack", optional: ["capacity", "timeouts"]) else { return }
+        if let c = m["capacity"] { runtime.conntrackCapacity = r.int(c, "conntrack.capacity", in: 64...(1 << 26)) ?? runtime.conntrackCapacity }
+        guard let tn = m["timeouts"] else { return }
+        let fields: [(String, WritableKeyPath<ConntrackTimeouts, Double>)] = [
+            ("tcp_handshake_s", \.tcpHandshake), ("tcp_established_s", \.tcpEstablished), ("tcp_closing_s", \.tcpClosing),
+            ("tcp_time_wait_s", \.tcpTimeWait), ("tcp_closed_s", \.tcpClosed), ("udp_s", \.udp), ("sctp_s", \.sctp),
+            ("icmp_s", \.icmp), ("other_s", \.other),
+        ]
+        guard let tm = r.mapping(tn, "conntrack.timeouts", optional: fields.map(\.0)) else { return }
+        for (key, path) in fields {
+            if let v = tm[key], let d = r.double(v, "conntrack.timeouts.\(key)", in: 0.000001...31_536_000) {
+                runtime.conntrackTimeouts[keyPath: path] = d
+            }
+        }
     }
 
     private static func readPort(_ n: Node, _ f: String, _ r: ConfigReader) -> RuntimeConfig.Port? {

@@ -21,6 +21,15 @@ public enum StatsReport {
             },
         ]
         if let m = mempoolInUseAtExit { out["mempool_in_use_at_exit"] = m }
+        if !s.rules.isEmpty {
+            out["rules"] = s.rules.map { r -> [String: Any] in
+                ["contract": r.contract, "rule": r.rule, "packets": r.packets, "bytes": r.bytes, "allowed": r.allowed, "denied": r.denied]
+            }
+            let c = s.conntrack
+            out["conntrack"] = ["entries": s.conntrackEntries, "hits": c.hits, "new": c.newFlows, "full_drops": c.fullDrops,
+                                "expired": c.expired, "invalid": c.invalid, "rechecked": c.rechecked,
+                                "recheck_drops": c.recheckDrops, "kept": c.kept]
+        }
         return out
     }
 

@@ -94,6 +94,7 @@ public final class Dataplane {
             let ctx = UnsafeMutablePointer<WorkerContext>.allocate(capacity: 1)
             let burst = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: Worker.burstSize)
             let policyState = WorkerPolicyState(flowCapacity: config.policy == nil ? 64 : config.conntrackCapacity,
+                                                timeouts: config.conntrackTimeouts,
                                                 ruleCapacity: ruleCapacity, tscHz: EAL.tscHz)
             ctx.initialize(to: WorkerContext(index: w, lcore: LcoreID(rawValue: l), rx: rx, tx: tx, counters: counters,
                                              stateSlot: stateSlot, drainCycles: drainCycles, policy: policyState, burst: burst,
@@ -164,6 +165,26 @@ public final class Dataplane {
                                    bursts: c.bursts, busyCycles: c.busyCycles))
         }
         s.drops[.txRefused, default: 0] += s.ports.reduce(0) { $0 + $1.txRefused }
+        if let tables = state?.pointee.policy {
+            let names = tables.names
+            for r in 0..<tables.compiled.ruleCount {
+                var rs = DataplaneStats.RuleStats(contract: names.contractName(tables.compiled.rule(UInt32(r)).contract) ?? "?",
+                                                  rule: names.ruleName(UInt32(r)) ?? "?")
+                for w in workers where r < w.pointee.policy.ruleCapacity {
+                    let c = w.pointee.policy.ruleCount(r)
+                    rs.packets += c.packets; rs.bytes += c.bytes; rs.allowed += c.allowed; rs.denied += c.denied
+                }
+                s.rules.append(rs)
+            }
+            for w in workers {
+                let f = w.pointee.policy.flows
+                s.conntrackEntries += f.count
+                let c = f.counters
+                s.conntrack.hits += c.hits; s.conntrack.newFlows += c.newFlows; s.conntrack.fullDrops += c.fullDrops
+                s.conntrack.expired += c.expired; s.conntrack.invalid += c.invalid; s.conntrack.rechecked += c.rechecked
+                s.conntrack.recheckDrops += c.recheckDrops; s.conntrack.kept += c.kept
+            }
+        }
         s.drops = s.drops.filter { $0.value > 0 }
         return s
     }

@@ -28,7 +28,21 @@ public struct DataplaneStats: Sendable {
         public var busyCycles: UInt64
     }
 
+    /// Per contract rule, summed over workers (only with a policy).
+    public struct RuleStats: Sendable {
+        public var contract: String
+        public var rule: String
+        public var packets: UInt64 = 0
+        public var bytes: UInt64 = 0
+        public var allowed: UInt64 = 0
+        public var denied: UInt64 = 0
+    }
+
     public var ports: [PortStats] = []
+    public var rules: [RuleStats] = []
+    /// Connection tracking summed over workers: live entries and counters.
+    public var conntrackEntries: Int = 0
+    public var conntrack = ConntrackCounters()
     public var drops: [DropReason: UInt64] = [:]
     public var floodCopies: UInt64 = 0
     public var workers: [WorkerStats] = []

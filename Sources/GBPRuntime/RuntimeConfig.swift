@@ -36,6 +36,7 @@ public struct RuntimeConfig: Sendable {
     public var policy: PolicySpec?
     /// Connection-table entries per worker.
     public var conntrackCapacity: Int = 1 << 16
+    public var conntrackTimeouts = ConntrackTimeouts()
     /// Stop by itself once every finite pcap input has been received and forwarded.
     public var stopWhenInputsDrained: Bool = false
     /// Seconds between stats lines on stdout (0: none).

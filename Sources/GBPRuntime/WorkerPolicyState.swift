@@ -9,8 +9,8 @@ public struct WorkerPolicyState {
     public var ruleCounters: UnsafeMutablePointer<UInt64>
     public var ruleCapacity: Int
 
-    public init(flowCapacity: Int, ruleCapacity: Int, tscHz: UInt64) {
-        flows = FlowTable(capacity: flowCapacity, ticksPerSecond: tscHz)
+    public init(flowCapacity: Int, timeouts: ConntrackTimeouts, ruleCapacity: Int, tscHz: UInt64) {
+        flows = FlowTable(capacity: flowCapacity, ticksPerSecond: tscHz, timeouts: timeouts)
         fragments = FragmentTable(capacity: 4096, lifetime: tscHz * 2)
         self.ruleCapacity = max(ruleCapacity, 1)
         ruleCounters = .allocate(capacity: self.ruleCapacity * 4)

@@ -95,5 +95,13 @@ struct PolicyPipelineTests {
         #expect(r.int("rx") == 15)
         #expect(r.int("rx") == r.int("tx") + r.int("dropped"))
         #expect(r.int("mempool_in_use_at_exit") == 0)
+        // The rule that let the SYN through counted it. Conntrack admitted two flows: the
+        // SYN to port 80, and y1 -> y2 (allowed inside group misc, then dropped because
+        // y2 sits behind the port it came from).
+        let rules = r.stats?["rules"] as? [[String: Any]] ?? []
+        let http = rules.first { $0["rule"] as? String == "web/http" && $0["contract"] as? String == "web" }
+        #expect((http?["allowed"] as? Int ?? 0) >= 1)
+        #expect(http?["denied"] as? Int == 0)
+        #expect((r.stats?["conntrack"] as? [String: Any])?["new"] as? Int == 2)
     }
 }
