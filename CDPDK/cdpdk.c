@@ -17,6 +17,8 @@ static void cdpdk_on_signal(int sig) {
         __atomic_store_n(&cdpdk_stop_requested, 1, __ATOMIC_RELAXED);
 }
 
+void cdpdk_stdout_line_buffered(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
 void cdpdk_install_signal_handlers(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -158,4 +160,12 @@ struct rte_eth_dev_tx_buffer *cdpdk_tx_buffer_create(uint16_t size, int socket, 
     rte_eth_tx_buffer_init(buf, size);
     rte_eth_tx_buffer_set_err_callback(buf, rte_eth_tx_buffer_count_callback, refused);
     return buf;
+}
+
+struct rte_rcu_qsbr *cdpdk_rcu_create(unsigned workers) {
+    size_t size = rte_rcu_qsbr_get_memsize(workers);
+    struct rte_rcu_qsbr *v = rte_zmalloc("gbp_rcu", size, RTE_CACHE_LINE_SIZE);
+    if (v == NULL) return NULL;
+    if (rte_rcu_qsbr_init(v, workers) != 0) { rte_free(v); return NULL; }
+    return v;
 }

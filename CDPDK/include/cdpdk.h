@@ -19,6 +19,7 @@
 #include <rte_mempool.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 
 // MARK: - Burst I/O
 
@@ -87,6 +88,23 @@ static inline void *cdpdk_load_acquire_ptr(void *const *slot) { return __atomic_
 /// Release-store of a pointer published to workers.
 static inline void cdpdk_store_release_ptr(void **slot, void *value) { __atomic_store_n(slot, value, __ATOMIC_RELEASE); }
 
+// MARK: - RCU (quiescent-state based): when may the control thread free old state?
+
+/// A QSBR variable for `workers` reader threads (ids 0..<workers); NULL on failure.
+struct rte_rcu_qsbr *cdpdk_rcu_create(unsigned workers);
+/// Worker side: announce the thread, report quiescent states, leave.
+static inline void cdpdk_rcu_online(struct rte_rcu_qsbr *v, unsigned id) {
+    rte_rcu_qsbr_thread_register(v, id);
+    rte_rcu_qsbr_thread_online(v, id);
+}
+static inline void cdpdk_rcu_quiescent(struct rte_rcu_qsbr *v, unsigned id) { rte_rcu_qsbr_quiescent(v, id); }
+static inline void cdpdk_rcu_offline(struct rte_rcu_qsbr *v, unsigned id) {
+    rte_rcu_qsbr_thread_offline(v, id);
+    rte_rcu_qsbr_thread_unregister(v, id);
+}
+/// Control side: returns once every online worker has passed a quiescent state.
+static inline void cdpdk_rcu_synchronize(struct rte_rcu_qsbr *v) { rte_rcu_qsbr_synchronize(v, RTE_QSBR_THRID_INVALID); }
+
 // MARK: - Stop and reload requests (set by signal handlers, read by every loop)
 
 extern volatile int cdpdk_stop_requested;
@@ -96,6 +114,9 @@ static inline bool cdpdk_should_stop(void) { return __atomic_load_n(&cdpdk_stop_
 static inline void cdpdk_request_stop(void) { __atomic_store_n(&cdpdk_stop_requested, 1, __ATOMIC_RELAXED); }
 /// Returns whether a reload (SIGHUP) was requested and clears the request.
 static inline bool cdpdk_take_reload_request(void) { return __atomic_exchange_n(&cdpdk_reload_requested, 0, __ATOMIC_RELAXED) != 0; }
+
+/// Makes stdout line-buffered, so stats and reload lines reach pipes and logs as they happen.
+void cdpdk_stdout_line_buffered(void);
 
 /// SIGINT and SIGTERM request a stop; SIGHUP requests a reload.
 void cdpdk_install_signal_handlers(void);

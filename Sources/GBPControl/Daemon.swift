@@ -63,14 +63,17 @@ public struct Daemon {
             throw .dpdk(error)
         }
 
-        controlLoop(dataplane, expected: expected, statsInterval: rt.statsInterval)
+        let control = PolicyControl(dataplane: dataplane, config: config)
+        controlLoop(dataplane, control: control, expected: expected, statsInterval: rt.statsInterval)
 
         dataplane.stopWorkers()
         let stats = dataplane.stats()
         let inUse = dataplane.closePorts()
         print(StatsReport.summary(stats, mempoolInUseAtExit: inUse))
         if let path = options.statsJSONPath {
-            do { try StatsReport.write(StatsReport.json(stats, mempoolInUseAtExit: inUse), to: path) } catch {
+            var json = StatsReport.json(stats, mempoolInUseAtExit: inUse)
+            json.merge(StatsReport.policyHistory(dataplane: dataplane, swaps: control.swaps)) { a, _ in a }
+            do { try StatsReport.write(json, to: path) } catch {
                 throw .other("writing stats to \(path): \(error)")
             }
         }
@@ -78,7 +81,7 @@ public struct Daemon {
     }
 
     /// The main lcore's loop: periodic stats, stop on signal, duration or drained inputs.
-    private func controlLoop(_ dataplane: Dataplane, expected: [Int: Int], statsInterval: Double) {
+    private func controlLoop(_ dataplane: Dataplane, control: PolicyControl, expected: [Int: Int], statsInterval: Double) {
         let tick = 0.01
         var sinceStats = 0.0
         var elapsed = 0.0
@@ -95,7 +98,15 @@ public struct Daemon {
                 let s = dataplane.stats()
                 if expected.allSatisfy({ i, n in s.ports[i].rx + s.ports[i].hwRxMissed >= UInt64(n) }) { break }
             }
-            _ = EAL.takeReloadRequest() // reload arrives with the control-plane work
+            if EAL.takeReloadRequest() {
+                switch control.reloadFile() {
+                case .success(let swap):
+                    print(String(format: "gbpd: reloaded %@: policy epoch %u in force (compile %.2f ms, publish %.3f ms)",
+                                 control.config.file, swap.epoch, swap.compileSeconds * 1e3, swap.publishSeconds * 1e3))
+                case .failure(let e):
+                    FileHandleOutput.stderr("gbpd: reload of \(control.config.file) failed: \(e)")
+                }
+            }
         }
     }
 }

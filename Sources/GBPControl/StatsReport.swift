@@ -22,15 +22,30 @@ public enum StatsReport {
         ]
         if let m = mempoolInUseAtExit { out["mempool_in_use_at_exit"] = m }
         if !s.rules.isEmpty {
-            out["rules"] = s.rules.map { r -> [String: Any] in
-                ["contract": r.contract, "rule": r.rule, "packets": r.packets, "bytes": r.bytes, "allowed": r.allowed, "denied": r.denied]
-            }
+            out["rules"] = s.rules.map(ruleJSON)
             let c = s.conntrack
             out["conntrack"] = ["entries": s.conntrackEntries, "hits": c.hits, "new": c.newFlows, "full_drops": c.fullDrops,
                                 "expired": c.expired, "invalid": c.invalid, "rechecked": c.rechecked,
                                 "recheck_drops": c.recheckDrops, "kept": c.kept]
         }
         return out
+    }
+
+    /// Policy swaps and the rule counters of every replaced snapshot, by epoch.
+    public static func policyHistory(dataplane: Dataplane, swaps: [PolicySwap]) -> [String: Any] {
+        guard dataplane.config.policy != nil else { return [:] }
+        return [
+            "policy_epoch": dataplane.policyEpoch,
+            "policy_swaps": swaps.map { ["epoch": $0.epoch, "compile_ms": $0.compileSeconds * 1e3, "publish_ms": $0.publishSeconds * 1e3,
+                                         "total_ms": $0.totalSeconds * 1e3] },
+            "retired_epochs": dataplane.retiredEpochs.map { e -> [String: Any] in
+                ["epoch": e.epoch, "rules": e.rules.map(ruleJSON)]
+            },
+        ]
+    }
+
+    static func ruleJSON(_ r: DataplaneStats.RuleStats) -> [String: Any] {
+        ["contract": r.contract, "rule": r.rule, "packets": r.packets, "bytes": r.bytes, "allowed": r.allowed, "denied": r.denied]
     }
 
     public static func write(_ object: [String: Any], to path: String) throws {

@@ -10,6 +10,9 @@ public final class Dataplane {
     private var workers: [UnsafeMutablePointer<WorkerContext>] = []
     private let stateSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private var state: UnsafeMutablePointer<ForwardingState>?
+    private let rcu: OpaquePointer
+    /// Rule counters of the policy snapshots that were replaced, oldest first.
+    public private(set) var retiredEpochs: [(epoch: UInt32, rules: [DataplaneStats.RuleStats])] = []
     private var launchedAt: UInt64 = 0
     private var stoppedAt: UInt64 = 0
     private var closed = false
@@ -33,6 +36,10 @@ public final class Dataplane {
         }
         Dataplane.instances += 1
         pool = try PacketPool(name: "gbp_pool_\(Dataplane.instances)", count: config.mempoolSize, cacheSize: config.mempoolCache)
+        guard let rcu = cdpdk_rcu_create(UInt32(config.workerLcores.count)) else {
+            throw DPDKError.fromErrno("creating the RCU variable")
+        }
+        self.rcu = rcu
         stateSlot = .allocate(capacity: 1)
         stateSlot.initialize(to: nil)
         do {
@@ -46,37 +53,69 @@ public final class Dataplane {
             ports = []
             throw error
         }
-        publish(try makeForwardingState())
+        let initial: ForwardingState
+        do { initial = try makeForwardingState(config, epoch: 1) } catch {
+            for p in ports { p.close() }
+            throw DPDKError("compiling the policy", code: 22, detail: error.errors.map(\.description).joined(separator: "; "))
+        }
+        publish(initial)
     }
 
-    /// Compiles the configured policy (if any) against this dataplane's ports.
-    private func makeForwardingState() throws(DPDKError) -> ForwardingState {
+    /// Compiles `config`'s policy (if any) against this dataplane's ports. Off the data path.
+    private func makeForwardingState(_ config: RuntimeConfig, epoch: UInt32) throws(PolicyRejection) -> ForwardingState {
         let index = Dictionary(uniqueKeysWithValues: ports.enumerated().map { ($1.name, UInt16($0)) })
         let entries = config.stations.compactMap { s in index[s.port].map { (mac: s.mac, port: $0) } }
         var tables: PolicyTables?
         if let spec = config.policy {
-            let compiled: CompiledPolicy
-            do { compiled = try CompiledPolicy.compile(spec, epoch: 1) } catch {
-                throw DPDKError("compiling the policy", code: 22, detail: error.errors.map(\.description).joined(separator: "; "))
-            }
+            let compiled = try CompiledPolicy.compile(spec, epoch: epoch)
             tables = PolicyTables(spec: spec, compiled: compiled,
-                                  ports: config.ports.map { (name: $0.name, tenant: $0.tenant, uplink: $0.role == .uplink) })
+                                  ports: config.ports.map { (name: $0.name, tenant: $0.tenant, uplink: $0.role == .uplink) },
+                                  workers: workers.count)
         }
         return ForwardingState(l2: L2Table(entries), portCount: ports.count, policy: tables)
     }
 
-    /// Makes `state` the one workers use from their next burst on.
+    /// Makes `newState` the one workers use from their next burst on, waits until no
+    /// worker can still be reading the previous one (RCU quiescent states), then
+    /// retires it: its rule counters go to `retiredEpochs`, its tables are freed.
     private func publish(_ newState: ForwardingState) {
         let p = UnsafeMutablePointer<ForwardingState>.allocate(capacity: 1)
         p.initialize(to: newState)
         cdpdk_store_release_ptr(stateSlot, UnsafeMutableRawPointer(p))
-        // Nothing frees an old state yet: the first one lives until shutdown.
+        let old = state
         state = p
+        guard let old else { return }
+        if launchedAt != 0 { cdpdk_rcu_synchronize(rcu) }
+        if let t = old.pointee.policy {
+            retiredEpochs.append((epoch: t.compiled.epoch, rules: t.ruleStats()))
+            if retiredEpochs.count > 4096 { retiredEpochs.removeFirst(retiredEpochs.count - 4096) }
+        }
+        old.pointee.deallocate()
+        old.deinitialize(count: 1)
+        old.deallocate()
     }
+
+    /// Swaps in the policy and endpoints of `newConfig` while traffic flows: compiled
+    /// here on the control thread, published to every worker at once, the old snapshot
+    /// freed once every worker has passed a quiescent point. Ports, workers and EAL
+    /// stay as they are (the caller refuses changes to those). A policy that does not
+    /// compile changes nothing.
+    public func replacePolicy(with newConfig: RuntimeConfig) throws(PolicyRejection) -> PolicySwap {
+        let t0 = cdpdk_tsc()
+        let epoch = (state?.pointee.policy?.compiled.epoch ?? 1) &+ 1
+        let newState = try makeForwardingState(newConfig, epoch: epoch)
+        let t1 = cdpdk_tsc()
+        publish(newState)
+        let t2 = cdpdk_tsc()
+        let hz = Double(EAL.tscHz)
+        return PolicySwap(epoch: epoch, compileSeconds: Double(t1 &- t0) / hz, publishSeconds: Double(t2 &- t1) / hz)
+    }
+
+    /// The epoch of the policy in force (0 without a policy).
+    public var policyEpoch: UInt32 { state?.pointee.policy?.compiled.epoch ?? 0 }
 
     private func buildWorkers() throws(DPDKError) {
         let drainCycles = EAL.tscHz / 10_000 // 100 µs
-        let ruleCapacity = config.policy.map { $0.contracts.reduce(0) { $0 + $1.rules.count } } ?? 0
         for (w, l) in config.workerLcores.enumerated() {
             let counters = WorkerCounters()
             let rxRefs = ports.enumerated().compactMap { i, p -> RxQueueRef? in
@@ -94,10 +133,9 @@ public final class Dataplane {
             let ctx = UnsafeMutablePointer<WorkerContext>.allocate(capacity: 1)
             let burst = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: Worker.burstSize)
             let policyState = WorkerPolicyState(flowCapacity: config.policy == nil ? 64 : config.conntrackCapacity,
-                                                timeouts: config.conntrackTimeouts,
-                                                ruleCapacity: ruleCapacity, tscHz: EAL.tscHz)
+                                                timeouts: config.conntrackTimeouts, tscHz: EAL.tscHz)
             ctx.initialize(to: WorkerContext(index: w, lcore: LcoreID(rawValue: l), rx: rx, tx: tx, counters: counters,
-                                             stateSlot: stateSlot, drainCycles: drainCycles, policy: policyState, burst: burst,
+                                             stateSlot: stateSlot, rcu: rcu, drainCycles: drainCycles, policy: policyState, burst: burst,
                                              outcomes: .allocate(capacity: Worker.burstSize)))
             workers.append(ctx)
         }
@@ -166,16 +204,8 @@ public final class Dataplane {
         }
         s.drops[.txRefused, default: 0] += s.ports.reduce(0) { $0 + $1.txRefused }
         if let tables = state?.pointee.policy {
-            let names = tables.names
-            for r in 0..<tables.compiled.ruleCount {
-                var rs = DataplaneStats.RuleStats(contract: names.contractName(tables.compiled.rule(UInt32(r)).contract) ?? "?",
-                                                  rule: names.ruleName(UInt32(r)) ?? "?")
-                for w in workers where r < w.pointee.policy.ruleCapacity {
-                    let c = w.pointee.policy.ruleCount(r)
-                    rs.packets += c.packets; rs.bytes += c.bytes; rs.allowed += c.allowed; rs.denied += c.denied
-                }
-                s.rules.append(rs)
-            }
+            s.rules = tables.ruleStats()
+            s.policyEpoch = tables.compiled.epoch
             for w in workers {
                 let f = w.pointee.policy.flows
                 s.conntrackEntries += f.count

@@ -39,7 +39,9 @@ public struct DataplaneStats: Sendable {
     }
 
     public var ports: [PortStats] = []
+    /// The rules of the policy in force, and its epoch.
     public var rules: [RuleStats] = []
+    public var policyEpoch: UInt32 = 0
     /// Connection tracking summed over workers: live entries and counters.
     public var conntrackEntries: Int = 0
     public var conntrack = ConntrackCounters()
@@ -51,4 +53,13 @@ public struct DataplaneStats: Sendable {
     public var rx: UInt64 { ports.reduce(0) { $0 + $1.rx } }
     public var tx: UInt64 { ports.reduce(0) { $0 + $1.tx } }
     public var dropped: UInt64 { drops.values.reduce(0, +) }
+}
+
+/// What one policy swap took: compiling off the data path, then publishing and
+/// waiting until every worker uses the new snapshot.
+public struct PolicySwap: Sendable {
+    public var epoch: UInt32
+    public var compileSeconds: Double
+    public var publishSeconds: Double
+    public var totalSeconds: Double { compileSeconds + publishSeconds }
 }

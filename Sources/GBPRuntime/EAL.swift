@@ -23,7 +23,11 @@ public enum EAL {
 
     public static var tscHz: UInt64 { cdpdk_tsc_hz() }
 
-    public static func installSignalHandlers() { cdpdk_install_signal_handlers() }
+    /// SIGINT/SIGTERM request a stop, SIGHUP a reload; stdout becomes line-buffered.
+    public static func installSignalHandlers() {
+        cdpdk_install_signal_handlers()
+        cdpdk_stdout_line_buffered()
+    }
     public static var stopRequested: Bool { cdpdk_should_stop() }
     public static func requestStop() { cdpdk_request_stop() }
     /// True once per SIGHUP.

@@ -15,7 +15,8 @@ enum PolicyPipeline {
     static func process(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int,
                         state: UnsafePointer<ForwardingState>, tables: PolicyTables,
                         tx: UnsafeMutableBufferPointer<TxPortRef>, counters: WorkerCounters,
-                        local: UnsafeMutablePointer<WorkerPolicyState>, now: UInt64, outs: UnsafeMutablePointer<Int32>) {
+                        local: UnsafeMutablePointer<WorkerPolicyState>, rules: RuleCounters, now: UInt64,
+                        outs: UnsafeMutablePointer<Int32>) {
         let tenant = tables.portTenant[ingress]
         let fromUplink = tables.portIsUplink[ingress]
         var f = PacketFields()
@@ -35,11 +36,11 @@ enum PolicyPipeline {
             }
             switch f.kind {
             case .ipv4, .ipv6:
-                outs[i] = ip(m, data, &f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables, local: local, now: now, length: length)
+                outs[i] = ip(m, data, &f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables, local: local, rules: rules, now: now, length: length)
             case .arp:
                 outs[i] = arp(m, data, f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
             case .other:
-                outs[i] = other(f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables, local: local, length: length)
+                outs[i] = other(f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables, rules: rules, length: length)
             }
         }
         counters.countRx(port: ingress, packets: n, bytes: bytes)
@@ -90,7 +91,7 @@ enum PolicyPipeline {
     @inline(__always)
     static func ip(_ m: OpaquePointer?, _ data: UnsafeMutableRawPointer, _ f: inout PacketFields, tenant: UInt16, ingress: Int,
                    fromUplink: Bool, state: UnsafePointer<ForwardingState>, tables: PolicyTables,
-                   local: UnsafeMutablePointer<WorkerPolicyState>, now: UInt64, length: Int) -> Int32 {
+                   local: UnsafeMutablePointer<WorkerPolicyState>, rules: RuleCounters, now: UInt64, length: Int) -> Int32 {
         let policy = tables.compiled
         if f.ipProto == 58 && f.icmpType >= 133 && f.icmpType <= 137 {
             return neighborDiscovery(m, data, f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
@@ -113,7 +114,7 @@ enum PolicyPipeline {
         } else {
             v = local.pointee.flows.track(key: FlowKey(tenant: tenant, fields: f), fields: f, now: now, policy: policy)
             if f.isFragment { local.pointee.fragments.recordFirst(tenant: tenant, f, drop: v.allowed ? nil : (v.reason ?? .deniedByRule), now: now) }
-            if v.decidedByRule { local.pointee.countRule(v.rule, bytes: length, allowed: v.allowed) }
+            if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
         }
         if !v.allowed { return Outcome.dropped(v.reason ?? .deniedByRule) }
         let out: Int
@@ -200,14 +201,14 @@ enum PolicyPipeline {
     /// Non-IP frames: identified by MAC and decided by the contracts' EtherType rules.
     @inline(__always)
     static func other(_ f: PacketFields, tenant: UInt16, ingress: Int, fromUplink: Bool, state: UnsafePointer<ForwardingState>,
-                      tables: PolicyTables, local: UnsafeMutablePointer<WorkerPolicyState>, length: Int) -> Int32 {
+                      tables: PolicyTables, rules: RuleCounters, length: Int) -> Int32 {
         if !fromUplink {
             let (_, bad) = sourceEndpoint(f, tenant: tenant, ingress: ingress, tables: tables)
             if bad != 0 { return bad }
         }
         if f.dstMAC.isMulticast { return Outcome.dropped(.unknownDestination) }
         let v = tables.compiled.classify(tenant: tenant, fields: f)
-        if v.decidedByRule { local.pointee.countRule(v.rule, bytes: length, allowed: v.allowed) }
+        if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
         if !v.allowed { return Outcome.dropped(v.reason ?? .deniedByRule) }
         return forwardByMAC(f, tenant: tenant, ingress: ingress, state: state, tables: tables, crossTenant: .crossTenant)
     }

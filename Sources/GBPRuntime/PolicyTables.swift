@@ -19,10 +19,18 @@ public struct PolicyTables: @unchecked Sendable {
     /// Tenant id -> its ports, for flooding inside a tenant: `floodPorts[floodStart[t] ..< floodStart[t+1]]`.
     @usableFromInline let floodStart: UnsafeMutablePointer<Int32>
     @usableFromInline let floodPorts: UnsafeMutablePointer<Int32>
+    /// Per worker, per rule: packets, bytes, allowed, denied. They belong to this
+    /// snapshot: rule ids mean nothing under another one.
+    @usableFromInline let ruleCounterBlock: UnsafeMutablePointer<UInt64>
+    public let workerCount: Int
 
     /// `ports` are the runtime's ports in index order (name, tenant name or nil, uplink?).
-    public init(spec: PolicySpec, compiled: CompiledPolicy, ports: [(name: String, tenant: String?, uplink: Bool)]) {
+    public init(spec: PolicySpec, compiled: CompiledPolicy, ports: [(name: String, tenant: String?, uplink: Bool)], workers: Int) {
         self.compiled = compiled
+        workerCount = workers
+        let slots = max(workers * compiled.ruleCount * 4, 1)
+        ruleCounterBlock = .allocate(capacity: slots)
+        ruleCounterBlock.initialize(repeating: 0, count: slots)
         let names = PolicyNames(spec)
         self.names = names
         let tenants = max(compiled.tenantCount, 1)
@@ -56,9 +64,48 @@ public struct PolicyTables: @unchecked Sendable {
         compiled.deallocate()
         portTenant.deallocate(); portIsUplink.deallocate(); tenantUplink.deallocate()
         endpointPort.deallocate(); floodStart.deallocate(); floodPorts.deallocate()
+        ruleCounterBlock.deallocate()
+    }
+
+    /// Worker `w`'s rule counters.
+    @inlinable @inline(__always)
+    func ruleCounters(worker w: Int) -> RuleCounters {
+        RuleCounters(base: ruleCounterBlock + w * compiled.ruleCount * 4, count: compiled.ruleCount)
+    }
+
+    /// Every rule's counters summed over workers.
+    public func ruleStats() -> [DataplaneStats.RuleStats] {
+        (0..<compiled.ruleCount).map { r in
+            var rs = DataplaneStats.RuleStats(contract: names.contractName(compiled.rule(UInt32(r)).contract) ?? "?",
+                                              rule: names.ruleName(UInt32(r)) ?? "?")
+            for w in 0..<workerCount {
+                let p = ruleCounterBlock + (w * compiled.ruleCount + r) * 4
+                rs.packets += p[0]; rs.bytes += p[1]; rs.allowed += p[2]; rs.denied += p[3]
+            }
+            return rs
+        }
     }
 
     /// The runtime port of endpoint `id`.
     @inlinable @inline(__always)
     func port(ofEndpoint id: UInt32) -> Int { Int(endpointPort[Int(compiled.endpoints.record(id).port)]) }
+}
+
+/// One worker's counters for the rules of one policy snapshot.
+@frozen
+public struct RuleCounters {
+    @usableFromInline let base: UnsafeMutablePointer<UInt64>
+    @usableFromInline let count: Int
+
+    @inlinable init(base: UnsafeMutablePointer<UInt64>, count: Int) { self.base = base; self.count = count }
+
+    @inlinable @inline(__always)
+    func count(_ rule: UInt32, bytes: Int, allowed: Bool) {
+        let r = Int(rule)
+        guard r < count else { return }   // a kept flow may carry a rule id of an older snapshot
+        let p = base + 4 * r
+        p[0] &+= 1
+        p[1] &+= UInt64(truncatingIfNeeded: bytes)
+        p[allowed ? 2 : 3] &+= 1
+    }
 }

@@ -24,6 +24,10 @@ enum Worker {
         let local = (UnsafeMutableRawPointer(ctx) + MemoryLayout<WorkerContext>.offset(of: \WorkerContext.policy)!)
             .assumingMemoryBound(to: WorkerPolicyState.self)
         var lastDrain = cdpdk_tsc()
+        let rcu = ctx.pointee.rcu
+        let worker = ctx.pointee.index
+        cdpdk_rcu_online(rcu, UInt32(worker))
+        defer { cdpdk_rcu_offline(rcu, UInt32(worker)) }
 
         while !cdpdk_should_stop() {
             let now = cdpdk_tsc()
@@ -38,12 +42,15 @@ enum Worker {
                     OpaquePointer(cdpdk_load_acquire_ptr(UnsafeRawPointer(stateSlot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)))!)
                 if let tables = state.pointee.policy {
                     PolicyPipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tables: tables, tx: tx,
-                                           counters: counters, local: local, now: now, outs: outs)
+                                           counters: counters, local: local, rules: tables.ruleCounters(worker: worker),
+                                           now: now, outs: outs)
                 } else {
                     Pipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tx: tx, counters: counters, outs: outs)
                 }
                 counters.countBurst(cycles: cdpdk_tsc() &- now)
             }
+            // This worker holds no pointer into published state between loop turns.
+            cdpdk_rcu_quiescent(rcu, UInt32(worker))
         }
         flushAll(tx)
         ctx.pointee.finished = true

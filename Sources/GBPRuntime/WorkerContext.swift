@@ -28,6 +28,8 @@ public struct WorkerContext {
     public var counters: WorkerCounters
     /// The slot through which the control thread publishes `ForwardingState`.
     public var stateSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// The QSBR variable this worker reports its quiescent states to.
+    public var rcu: OpaquePointer
     /// TSC cycles between tx-buffer drains (DPDK's l2fwd uses 100 µs).
     public var drainCycles: UInt64
     /// Connection tracking, fragments and rule counters (used when a policy is in force).

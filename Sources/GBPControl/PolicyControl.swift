@@ -1,0 +1,69 @@
+import GBPCore
+import GBPRuntime
+
+/// The one place that changes the running policy. A SIGHUP reload of the config
+/// file and changes over the control socket both end in `apply`, which validates and
+/// compiles on the control thread and swaps the snapshot the workers use; anything
+/// that fails leaves the running policy as it was and says why.
+public final class PolicyControl {
+    public enum Failure: Error, CustomStringConvertible {
+        case config(ConfigError)
+        case needsRestart([String])
+        case rejected(PolicyRejection)
+
+        public var description: String {
+            switch self {
+            case .config(let e): e.description
+            case .needsRestart(let what):
+                "reload refused, the running policy is unchanged: changing \(what.joined(separator: ", ")) needs a restart of gbpd"
+            case .rejected(let r):
+                "policy rejected, the running policy is unchanged:\n" + r.errors.map { "  \($0)" }.joined(separator: "\n")
+            }
+        }
+    }
+
+    public let dataplane: Dataplane
+    /// The config whose policy is in force.
+    public private(set) var config: DaemonConfig
+    /// Every swap so far, oldest first.
+    public private(set) var swaps: [PolicySwap] = []
+
+    public init(dataplane: Dataplane, config: DaemonConfig) {
+        self.dataplane = dataplane
+        self.config = config
+    }
+
+    /// Reads the config file again and applies it.
+    public func reloadFile() -> Result<PolicySwap, Failure> {
+        do { return apply(try ConfigLoader.load(path: config.file)) } catch { return .failure(.config(error)) }
+    }
+
+    /// Makes `newConfig`'s policy and endpoints the running ones.
+    public func apply(_ newConfig: DaemonConfig) -> Result<PolicySwap, Failure> {
+        let restart = Self.restartOnlyChanges(from: config.runtime, to: newConfig.runtime)
+        if !restart.isEmpty { return .failure(.needsRestart(restart)) }
+        do {
+            let swap = try dataplane.replacePolicy(with: newConfig.runtime)
+            config = newConfig
+            swaps.append(swap)
+            return .success(swap)
+        } catch {
+            return .failure(.rejected(error))
+        }
+    }
+
+    /// What a reload cannot change: EAL, workers, ports, the mempool and conntrack sizing.
+    static func restartOnlyChanges(from a: RuntimeConfig, to b: RuntimeConfig) -> [String] {
+        var out: [String] = []
+        if a.ealArguments != b.ealArguments { out.append("eal") }
+        if a.workerLcores != b.workerLcores { out.append("workers") }
+        if a.ports.map({ [$0.name, $0.devargs, $0.role.rawValue] }) != b.ports.map({ [$0.name, $0.devargs, $0.role.rawValue] }) {
+            out.append("ports (names, devargs, roles)")
+        }
+        if a.mempoolSize != b.mempoolSize || a.mempoolCache != b.mempoolCache { out.append("mempool") }
+        if a.rxDescriptors != b.rxDescriptors || a.txDescriptors != b.txDescriptors { out.append("descriptors") }
+        if a.conntrackCapacity != b.conntrackCapacity || a.conntrackTimeouts != b.conntrackTimeouts { out.append("conntrack") }
+        if (a.policy == nil) != (b.policy == nil) { out.append("policy on/off (tenants)") }
+        return out
+    }
+}
