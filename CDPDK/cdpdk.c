@@ -86,12 +86,23 @@ int cdpdk_port_open(const char *devargs, uint16_t nb_rx, uint16_t nb_tx, uint16_
 
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
-    bool rss = false;
-    if (nb_rx > 1 && dev_info.flow_type_rss_offloads != 0) {
+    // Several workers need RSS to spread a port's traffic; without it the port
+    // keeps one rx queue (polled by the first worker), so that both directions of a
+    // connection still meet the same worker's connection table.
+    uint64_t rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP) & dev_info.flow_type_rss_offloads;
+    bool rss = nb_rx > 1 && rss_hf != 0;
+    if (!rss) nb_rx = 1;
+    // A symmetric Toeplitz key (0x6d5a repeated) hashes (a,b) and (b,a) alike:
+    // both directions of a flow land on the same queue index, i.e. the same worker.
+    static uint8_t symmetric_key[64];
+    if (rss) {
+        uint8_t key_len = dev_info.hash_key_size ? dev_info.hash_key_size : 40;
+        if (key_len > sizeof(symmetric_key)) key_len = sizeof(symmetric_key);
+        for (unsigned i = 0; i < key_len; i++) symmetric_key[i] = (i % 2) ? 0x5a : 0x6d;
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-        conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & dev_info.flow_type_rss_offloads;
-        rss = conf.rx_adv_conf.rss_conf.rss_hf != 0;
-        if (!rss) conf.rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
+        conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+        conf.rx_adv_conf.rss_conf.rss_key = symmetric_key;
+        conf.rx_adv_conf.rss_conf.rss_key_len = key_len;
     }
     // No RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE: flooding shares one mbuf between ports.
 

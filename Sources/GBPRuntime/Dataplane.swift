@@ -12,6 +12,8 @@ public final class Dataplane {
     private var state: UnsafeMutablePointer<ForwardingState>?
     private let rcu: OpaquePointer
     /// Rule counters of the policy snapshots that were replaced, oldest first.
+    /// Names of the policy snapshots alive (published or being built), by epoch.
+    private var policyNames: [UInt32: PolicyNames] = [:]
     public private(set) var retiredEpochs: [(epoch: UInt32, rules: [DataplaneStats.RuleStats])] = []
     private var launchedAt: UInt64 = 0
     private var stoppedAt: UInt64 = 0
@@ -68,7 +70,9 @@ public final class Dataplane {
         var tables: PolicyTables?
         if let spec = config.policy {
             let compiled = try CompiledPolicy.compile(spec, epoch: epoch)
-            tables = PolicyTables(spec: spec, compiled: compiled,
+            let names = PolicyNames(spec)
+            policyNames[epoch] = names
+            tables = PolicyTables(spec: spec, names: names, compiled: compiled,
                                   ports: config.ports.map { (name: $0.name, tenant: $0.tenant, uplink: $0.role == .uplink) },
                                   workers: workers.count)
         }
@@ -87,7 +91,9 @@ public final class Dataplane {
         guard let old else { return }
         if launchedAt != 0 { cdpdk_rcu_synchronize(rcu) }
         if let t = old.pointee.policy {
-            retiredEpochs.append((epoch: t.compiled.epoch, rules: t.ruleStats()))
+            let epoch = t.compiled.epoch
+            retiredEpochs.append((epoch: epoch, rules: policyNames[epoch].map { t.ruleStats(names: $0) } ?? []))
+            policyNames[epoch] = nil
             if retiredEpochs.count > 4096 { retiredEpochs.removeFirst(retiredEpochs.count - 4096) }
         }
         old.pointee.deallocate()
@@ -110,6 +116,12 @@ public final class Dataplane {
         let hz = Double(EAL.tscHz)
         return PolicySwap(epoch: epoch, compileSeconds: Double(t1 &- t0) / hz, publishSeconds: Double(t2 &- t1) / hz)
     }
+
+    /// Names (tenants, groups, endpoints, contracts, rules) of the policy in force.
+    public var currentPolicyNames: PolicyNames? { policyNames[policyEpoch] }
+
+    /// The compiled policy in force, for explain (read-only, control thread).
+    public var currentPolicy: CompiledPolicy? { state?.pointee.policy?.compiled }
 
     /// The epoch of the policy in force (0 without a policy).
     public var policyEpoch: UInt32 { state?.pointee.policy?.compiled.epoch ?? 0 }
@@ -204,7 +216,7 @@ public final class Dataplane {
         }
         s.drops[.txRefused, default: 0] += s.ports.reduce(0) { $0 + $1.txRefused }
         if let tables = state?.pointee.policy {
-            s.rules = tables.ruleStats()
+            s.rules = policyNames[tables.compiled.epoch].map { tables.ruleStats(names: $0) } ?? []
             s.policyEpoch = tables.compiled.epoch
             for w in workers {
                 let f = w.pointee.policy.flows

@@ -2,13 +2,14 @@ import GBPCore
 
 /// The compiled policy plus what ties it to this dataplane's ports: which tenant
 /// each port belongs to, where each tenant's uplink is, and which runtime port an
-/// endpoint's port name stands for. Built on the control thread, read by workers.
+/// endpoint's port name stands for. Built on the control thread, read by workers:
+/// pointers and integers only, so workers copy it without reference counting (the
+/// names live on the control side, in `PolicyNames`).
 @frozen
 public struct PolicyTables: @unchecked Sendable {
     public static let noTenant: UInt16 = 0xFFFF
 
     public let compiled: CompiledPolicy
-    public let names: PolicyNames
     /// Runtime port index -> tenant id (`noTenant`: the port carries no tenant).
     @usableFromInline let portTenant: UnsafeMutablePointer<UInt16>
     @usableFromInline let portIsUplink: UnsafeMutablePointer<Bool>
@@ -25,14 +26,13 @@ public struct PolicyTables: @unchecked Sendable {
     public let workerCount: Int
 
     /// `ports` are the runtime's ports in index order (name, tenant name or nil, uplink?).
-    public init(spec: PolicySpec, compiled: CompiledPolicy, ports: [(name: String, tenant: String?, uplink: Bool)], workers: Int) {
+    public init(spec: PolicySpec, names: PolicyNames, compiled: CompiledPolicy, ports: [(name: String, tenant: String?, uplink: Bool)],
+                workers: Int) {
         self.compiled = compiled
         workerCount = workers
         let slots = max(workers * compiled.ruleCount * 4, 1)
         ruleCounterBlock = .allocate(capacity: slots)
         ruleCounterBlock.initialize(repeating: 0, count: slots)
-        let names = PolicyNames(spec)
-        self.names = names
         let tenants = max(compiled.tenantCount, 1)
         portTenant = .allocate(capacity: max(ports.count, 1))
         portIsUplink = .allocate(capacity: max(ports.count, 1))
@@ -74,7 +74,7 @@ public struct PolicyTables: @unchecked Sendable {
     }
 
     /// Every rule's counters summed over workers.
-    public func ruleStats() -> [DataplaneStats.RuleStats] {
+    public func ruleStats(names: PolicyNames) -> [DataplaneStats.RuleStats] {
         (0..<compiled.ruleCount).map { r in
             var rs = DataplaneStats.RuleStats(contract: names.contractName(compiled.rule(UInt32(r)).contract) ?? "?",
                                               rule: names.ruleName(UInt32(r)) ?? "?")
