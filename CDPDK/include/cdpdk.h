@@ -20,6 +20,7 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
+#include "cdpdk_telemetry.h"
 
 // MARK: - Burst I/O
 
@@ -104,6 +105,10 @@ static inline void cdpdk_rcu_offline(struct rte_rcu_qsbr *v, unsigned id) {
 }
 /// Control side: returns once every online worker has passed a quiescent state.
 static inline void cdpdk_rcu_synchronize(struct rte_rcu_qsbr *v) { rte_rcu_qsbr_synchronize(v, RTE_QSBR_THRID_INVALID); }
+
+/// 64-bit counters shared by one writer and one reader (capture rings).
+static inline uint64_t cdpdk_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void cdpdk_store_release_u64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
 // MARK: - Stop and reload requests (set by signal handlers, read by every loop)
 

@@ -1,4 +1,5 @@
 import CDPDK
+import Foundation
 import GBPCore
 
 /// Owns the mempool, the ports and the workers of one running dataplane.
@@ -16,6 +17,9 @@ public final class Dataplane {
     private var policyNames: [UInt32: PolicyNames] = [:]
     public private(set) var retiredEpochs: [(epoch: UInt32, rules: [DataplaneStats.RuleStats])] = []
     private var launchedAt: UInt64 = 0
+    private var launchedAtWallNanos: UInt64 = 0
+    private var captureFile: PcapngWriter?
+    private var capturedPackets: UInt64 = 0
     private var stoppedAt: UInt64 = 0
     private var closed = false
     nonisolated(unsafe) private static var instances = 0
@@ -90,6 +94,7 @@ public final class Dataplane {
         state = p
         guard let old else { return }
         if launchedAt != 0 { cdpdk_rcu_synchronize(rcu) }
+        serviceCapture()   // write the old snapshot's captures while its names are known
         if let t = old.pointee.policy {
             let epoch = t.compiled.epoch
             retiredEpochs.append((epoch: epoch, rules: policyNames[epoch].map { t.ruleStats(names: $0) } ?? []))
@@ -144,8 +149,12 @@ public final class Dataplane {
             }
             let ctx = UnsafeMutablePointer<WorkerContext>.allocate(capacity: 1)
             let burst = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: Worker.burstSize)
-            let policyState = WorkerPolicyState(flowCapacity: config.policy == nil ? 64 : config.conntrackCapacity,
+            var policyState = WorkerPolicyState(flowCapacity: config.policy == nil ? 64 : config.conntrackCapacity,
                                                 timeouts: config.conntrackTimeouts, tscHz: EAL.tscHz)
+            if let c = config.capture {
+                policyState.capture = CaptureRing(capacity: c.ringSlots)
+                policyState.captureAll = c.allPackets
+            }
             ctx.initialize(to: WorkerContext(index: w, lcore: LcoreID(rawValue: l), rx: rx, tx: tx, counters: counters,
                                              stateSlot: stateSlot, rcu: rcu, drainCycles: drainCycles, policy: policyState, burst: burst,
                                              outcomes: .allocate(capacity: Worker.burstSize)))
@@ -155,7 +164,13 @@ public final class Dataplane {
 
     /// Launches every worker on its lcore.
     public func launch() throws(DPDKError) {
+        if let c = config.capture {
+            do { captureFile = try PcapngWriter(path: c.path, interfaces: ports.map(\.name)) } catch {
+                throw DPDKError("opening the capture file", code: 5, detail: "\(error)")
+            }
+        }
         launchedAt = cdpdk_tsc()
+        launchedAtWallNanos = UInt64(Date().timeIntervalSince1970 * 1e9)
         for ctx in workers {
             let rc = rte_eal_remote_launch(Worker.entry, UnsafeMutableRawPointer(ctx), ctx.pointee.lcore.rawValue)
             if rc != 0 {
@@ -170,11 +185,47 @@ public final class Dataplane {
         EAL.requestStop()
         for ctx in workers { _ = rte_eal_wait_lcore(ctx.pointee.lcore.rawValue) }
         if stoppedAt == 0 { stoppedAt = cdpdk_tsc() }
+        serviceCapture()
+    }
+
+    /// Moves the packets the workers captured into the pcapng file, each with its
+    /// verdict as a comment. Called by the control loop, and once more at shutdown.
+    public func serviceCapture() {
+        guard let file = captureFile else { return }
+        let hz = Double(EAL.tscHz)
+        for w in workers {
+            guard let ring = w.pointee.policy.capture else { continue }
+            ring.drain { h, bytes in
+                let ns = launchedAtWallNanos &+ UInt64(Double(h.tsc &- launchedAt) / hz * 1e9)
+                try? file.write(bytes, interface: Int(h.port), timestampNanos: ns, originalLength: Int(h.originalLength),
+                                comment: captureComment(h))
+                capturedPackets += 1
+            }
+        }
+        file.flush()
+    }
+
+    /// "verdict=drop reason=no_contract contract=- rule=- epoch=2 out=-"
+    private func captureComment(_ h: CaptureRing.Header) -> String {
+        let names = policyNames[h.epoch]
+        let contract = h.contract == CompiledPolicy.noContract ? "-" : (names?.contractName(h.contract) ?? "\(h.contract)")
+        let rule = h.rule == CompiledRule.none ? "-" : (names?.ruleName(h.rule) ?? "\(h.rule)")
+        let reason = h.allowed ? "-" : (DropReason(rawValue: h.reason)?.name ?? "\(h.reason)")
+        let out = h.outcome >= 0 ? ports[Int(h.outcome)].name : (h.outcome > -1000 ? "flood" : "-")
+        return "verdict=\(h.allowed ? "allow" : "drop") reason=\(reason) contract=\(contract) rule=\(rule) epoch=\(h.epoch) in=\(ports[Int(h.port)].name) out=\(out)"
+    }
+
+    /// Packets written to the capture file, and packets the workers could not queue for it.
+    public var captureCounts: (written: UInt64, lost: UInt64) {
+        (capturedPackets, workers.reduce(0) { $0 + ($1.pointee.policy.capture?.lost ?? 0) })
     }
 
     /// Stops and closes every port (PMDs give back the mbufs they hold) and returns
     /// the mbufs still taken from the pool: 0 means nothing leaked.
     public func closePorts() -> Int {
+        serviceCapture()
+        captureFile?.close()
+        captureFile = nil
         if !closed {
             for p in ports { p.close() }
             closed = true
@@ -193,6 +244,7 @@ public final class Dataplane {
     public func stats() -> DataplaneStats {
         var s = DataplaneStats()
         s.runSeconds = runSeconds
+        (s.captureWritten, s.captureLost) = captureCounts
         for (i, p) in ports.enumerated() {
             var ps = DataplaneStats.PortStats(name: p.name, driver: p.driver)
             for w in workers {

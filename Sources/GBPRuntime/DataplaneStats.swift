@@ -49,6 +49,9 @@ public struct DataplaneStats: Sendable {
     public var floodCopies: UInt64 = 0
     public var workers: [WorkerStats] = []
     public var runSeconds: Double = 0
+    /// Verdict capture: packets written to the pcapng file, and packets that found a worker's ring full.
+    public var captureWritten: UInt64 = 0
+    public var captureLost: UInt64 = 0
 
     public var rx: UInt64 { ports.reduce(0) { $0 + $1.rx } }
     public var tx: UInt64 { ports.reduce(0) { $0 + $1.tx } }

@@ -21,6 +21,7 @@ enum PolicyPipeline {
         let fromUplink = tables.portIsUplink[ingress]
         var f = PacketFields()
         var bytes = 0
+        let capture = local.pointee.capture
         // Touch every mbuf of the burst first: their cache misses overlap.
         for i in 0..<n { cdpdk_prefetch0(cdpdk_mbuf_data(pkts[i])) }
         for i in 0..<n {
@@ -28,19 +29,29 @@ enum PolicyPipeline {
             let length = Int(cdpdk_mbuf_data_len(m))
             bytes &+= length
             let data = cdpdk_mbuf_data(m)!
+            var note = VerdictNote()
             if let reason = PacketParser.parse(data, length: length, into: &f) {
-                outs[i] = Outcome.dropped(reason); continue
+                outs[i] = Outcome.dropped(reason)
+            } else if tenant == PolicyTables.noTenant {
+                outs[i] = Outcome.dropped(.unknownIngressPort)
+            } else {
+                switch f.kind {
+                case .ipv4, .ipv6:
+                    outs[i] = ip(m, data, &f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables,
+                                 local: local, rules: rules, now: now, length: length, note: &note)
+                case .arp:
+                    outs[i] = arp(m, data, f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
+                case .other:
+                    outs[i] = other(f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables,
+                                    rules: rules, length: length, note: &note)
+                }
             }
-            if tenant == PolicyTables.noTenant {
-                outs[i] = Outcome.dropped(.unknownIngressPort); continue
-            }
-            switch f.kind {
-            case .ipv4, .ipv6:
-                outs[i] = ip(m, data, &f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables, local: local, rules: rules, now: now, length: length)
-            case .arp:
-                outs[i] = arp(m, data, f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
-            case .other:
-                outs[i] = other(f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables, rules: rules, length: length)
+            if let ring = capture, local.pointee.captureAll || outs[i] <= -1000 {
+                let o = outs[i]
+                ring.push(data, length: Int(cdpdk_mbuf_data_len(m)), header: CaptureRing.Header(
+                    tsc: now, originalLength: cdpdk_mbuf_pkt_len(m), capturedLength: 0, port: UInt16(ingress), outcome: o,
+                    contract: note.contract, reason: o <= -1000 ? UInt8(truncatingIfNeeded: -1000 - o) : 0, allowed: o > -1000,
+                    rule: note.rule, epoch: tables.compiled.epoch))
             }
         }
         counters.countRx(port: ingress, packets: n, bytes: bytes)
@@ -91,7 +102,7 @@ enum PolicyPipeline {
     @inline(__always)
     static func ip(_ m: OpaquePointer?, _ data: UnsafeMutableRawPointer, _ f: inout PacketFields, tenant: UInt16, ingress: Int,
                    fromUplink: Bool, state: UnsafePointer<ForwardingState>, tables: PolicyTables,
-                   local: UnsafeMutablePointer<WorkerPolicyState>, rules: RuleCounters, now: UInt64, length: Int) -> Int32 {
+                   local: UnsafeMutablePointer<WorkerPolicyState>, rules: RuleCounters, now: UInt64, length: Int, note: inout VerdictNote) -> Int32 {
         let policy = tables.compiled
         if f.ipProto == 58 && f.icmpType >= 133 && f.icmpType <= 137 {
             return neighborDiscovery(m, data, f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
@@ -116,6 +127,7 @@ enum PolicyPipeline {
             if f.isFragment { local.pointee.fragments.recordFirst(tenant: tenant, f, drop: v.allowed ? nil : (v.reason ?? .deniedByRule), now: now) }
             if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
         }
+        note = VerdictNote(contract: v.contract, rule: v.rule)
         if !v.allowed { return Outcome.dropped(v.reason ?? .deniedByRule) }
         let out: Int
         if let dst = policy.endpoints.lookup(tenant: tenant, ip: f.dst), dst.isEndpoint {
@@ -201,7 +213,7 @@ enum PolicyPipeline {
     /// Non-IP frames: identified by MAC and decided by the contracts' EtherType rules.
     @inline(__always)
     static func other(_ f: PacketFields, tenant: UInt16, ingress: Int, fromUplink: Bool, state: UnsafePointer<ForwardingState>,
-                      tables: PolicyTables, rules: RuleCounters, length: Int) -> Int32 {
+                      tables: PolicyTables, rules: RuleCounters, length: Int, note: inout VerdictNote) -> Int32 {
         if !fromUplink {
             let (_, bad) = sourceEndpoint(f, tenant: tenant, ingress: ingress, tables: tables)
             if bad != 0 { return bad }
@@ -209,7 +221,14 @@ enum PolicyPipeline {
         if f.dstMAC.isMulticast { return Outcome.dropped(.unknownDestination) }
         let v = tables.compiled.classify(tenant: tenant, fields: f)
         if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
+        note = VerdictNote(contract: v.contract, rule: v.rule)
         if !v.allowed { return Outcome.dropped(v.reason ?? .deniedByRule) }
         return forwardByMAC(f, tenant: tenant, ingress: ingress, state: state, tables: tables, crossTenant: .crossTenant)
     }
+}
+
+/// The contract and rule behind a packet's verdict, for verdict capture.
+struct VerdictNote {
+    var contract: UInt16 = CompiledPolicy.noContract
+    var rule: UInt32 = CompiledRule.none
 }

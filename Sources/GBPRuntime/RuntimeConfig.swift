@@ -37,6 +37,17 @@ public struct RuntimeConfig: Sendable {
     /// Connection-table entries per worker.
     public var conntrackCapacity: Int = 1 << 16
     public var conntrackTimeouts = ConntrackTimeouts()
+    /// Verdict capture to a pcapng file: every dropped packet (or every packet) with
+    /// its verdict, contract, rule and drop reason as a per-packet comment.
+    public struct Capture: Sendable, Equatable {
+        public var path: String
+        public var allPackets: Bool
+        public var ringSlots: Int
+        public init(path: String, allPackets: Bool = false, ringSlots: Int = 4096) {
+            self.path = path; self.allPackets = allPackets; self.ringSlots = ringSlots
+        }
+    }
+    public var capture: Capture?
     /// Stop by itself once every finite pcap input has been received and forwarded.
     public var stopWhenInputsDrained: Bool = false
     /// Seconds between stats lines on stdout (0: none).

@@ -6,6 +6,9 @@ import GBPCore
 public struct WorkerPolicyState {
     public var flows: FlowTable
     public var fragments: FragmentTable
+    /// Verdict capture (nil: off), and whether allowed packets are captured too.
+    public var capture: CaptureRing?
+    public var captureAll = false
 
     public init(flowCapacity: Int, timeouts: ConntrackTimeouts, tscHz: UInt64) {
         flows = FlowTable(capacity: flowCapacity, ticksPerSecond: tscHz, timeouts: timeouts)
