@@ -15,7 +15,8 @@ let dpdkLibraries: [LinkerSetting] = [
 
 // The hot path is built with -Ounchecked and whole-module optimisation in release
 // builds (bench/README.md has the measurement behind this choice).
-let hotPathSwift: [SwiftSetting] = [
+// GBP_RELEASE_FLAGS=plain builds with SwiftPM's default -O instead, to measure it.
+let hotPathSwift: [SwiftSetting] = Context.environment["GBP_RELEASE_FLAGS"] == "plain" ? [] : [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
 
@@ -30,7 +31,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C shims over DPDK 22.11.
@@ -55,6 +58,8 @@ let package = Package(
                 "GBPCore", "GBPRuntime",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: [.unsafeFlags(dpdkImporterFlags)]
         ),
@@ -95,7 +100,7 @@ let package = Package(
         // Runs the real gbpd on pcap/null ports as a subprocess and checks packets and counters.
         .testTarget(
             name: "GBPIntegrationTests",
-            dependencies: ["GBPCore", "gbpd"]
+            dependencies: ["GBPCore", "gbpd", "gbpctl"]
         ),
     ]
 )

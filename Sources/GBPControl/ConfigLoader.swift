@@ -15,6 +15,11 @@ public enum ConfigLoader {
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> DaemonConfig {
+        try parseWithControl(text, file: file).config
+    }
+
+    /// Like `parse`, with the `control` section (socket, metrics), which only the daemon uses.
+    public static func parseWithControl(_ text: String, file: String) throws(ConfigError) -> (config: DaemonConfig, control: ControlSettings) {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw ConfigError(issues: [yamlIssue(error, file: file)])
@@ -24,11 +29,13 @@ public enum ConfigLoader {
         }
         let r = ConfigReader(file: file)
         let config = read(root, r)
+        var control = ControlSettings()
+        if case .mapping(let m) = root, let c = m["control"] { readControl(c, &control, r) }
         if !r.issues.isEmpty || config == nil {
             throw ConfigError(issues: r.issues.isEmpty
                 ? [ConfigIssue(file: file, line: nil, field: "(file)", reason: "invalid")] : r.issuesInFileOrder)
         }
-        return config!
+        return (config!, control)
     }
 
     /// A YAML syntax error, at its line.
@@ -45,7 +52,7 @@ public enum ConfigLoader {
     }
 
     static let topLevelKeys = (required: ["eal", "workers", "ports"],
-                               optional: ["mempool", "descriptors", "endpoints", "run", "conntrack"] + PolicyConfigLoader.keys)
+                               optional: ["mempool", "descriptors", "endpoints", "run", "conntrack", "capture", "flow_log", "control"] + PolicyConfigLoader.keys)
 
     private static func read(_ root: Node, _ r: ConfigReader) -> DaemonConfig? {
         guard let top = r.mapping(root, "", required: topLevelKeys.required, optional: topLevelKeys.optional) else { return nil }
@@ -89,12 +96,33 @@ public enum ConfigLoader {
             if let n = dm["tx"] { runtime.txDescriptors = r.int(n, "descriptors.tx", in: 32...16384) ?? runtime.txDescriptors }
         }
         if let ct = top["conntrack"] { readConntrack(ct, &runtime, r) }
+        if let c = top["capture"] { runtime.capture = readCapture(c, r) }
+        if let fl = top["flow_log"], let m = r.mapping(fl, "flow_log", optional: ["denied", "max_per_second"]) {
+            if let d = m["denied"] { runtime.logDeniedFlows = r.bool(d, "flow_log.denied") ?? false }
+            if let n = m["max_per_second"] { runtime.flowLogPerSecond = r.int(n, "flow_log.max_per_second", in: 0...100_000) ?? runtime.flowLogPerSecond }
+        }
         if let run = top["run"], let rm = r.mapping(run, "run", optional: ["stop_when_inputs_drained", "stats_interval_s"]) {
             if let n = rm["stop_when_inputs_drained"] { runtime.stopWhenInputsDrained = r.bool(n, "run.stop_when_inputs_drained") ?? false }
             if let n = rm["stats_interval_s"] { runtime.statsInterval = r.double(n, "run.stats_interval_s", in: 0...3600) ?? 1 }
         }
         runtime.stations = endpoints.map { .init(name: $0.value.name, port: $0.value.port, mac: $0.value.mac) }
         return DaemonConfig(file: r.file, runtime: runtime, endpoints: endpoints.map(\.value), policy: policy)
+    }
+
+    /// `capture: { path: FILE.pcapng, packets: drops|all, ring_slots: N }`
+    private static func readCapture(_ n: Node, _ r: ConfigReader) -> RuntimeConfig.Capture? {
+        guard let m = r.mapping(n, "capture", required: ["path"], optional: ["packets", "ring_slots"]),
+              let path = m["path"].flatMap({ r.nonEmptyString($0, "capture.path") }) else { return nil }
+        var c = RuntimeConfig.Capture(path: path)
+        if let p = m["packets"], let s = r.string(p, "capture.packets") {
+            switch s {
+            case "drops": c.allPackets = false
+            case "all": c.allPackets = true
+            default: r.fail(p, "capture.packets", "must be drops or all, got '\(s)'")
+            }
+        }
+        if let n = m["ring_slots"] { c.ringSlots = r.int(n, "capture.ring_slots", in: 64...(1 << 20)) ?? c.ringSlots }
+        return c
     }
 
     /// `conntrack: { capacity: N, timeouts: { tcp_established_s: ..., udp_s: ... } }`
@@ -112,6 +140,29 @@ public enum ConfigLoader {
             if let v = tm[key], let d = r.double(v, "conntrack.timeouts.\(key)", in: 0.000001...31_536_000) {
                 runtime.conntrackTimeouts[keyPath: path] = d
             }
+        }
+    }
+
+    /// `control: { socket: PATH, metrics_port: N, metrics_address: 127.0.0.1 | ::1 }`
+    private static func readControl(_ n: Node, _ control: inout ControlSettings, _ r: ConfigReader) {
+        guard let m = r.mapping(n, "control", optional: ["socket", "metrics_port", "metrics_address"]) else { return }
+        if let v = m["socket"], let path = r.nonEmptyString(v, "control.socket") {
+            if !path.hasPrefix("/") {
+                r.fail(v, "control.socket", "'\(path)' is not an absolute path")
+            } else if path.hasSuffix("/") {
+                r.fail(v, "control.socket", "'\(path)' names a folder, not a socket file")
+            } else if path.utf8.count > 107 {
+                r.fail(v, "control.socket", "path is \(path.utf8.count) bytes long; a Unix socket path has at most 107")
+            } else {
+                control.socketPath = path
+            }
+        }
+        if let v = m["metrics_port"] { control.metricsPort = r.int(v, "control.metrics_port", in: 0...65535) }
+        if let v = m["metrics_address"], let a = r.nonEmptyString(v, "control.metrics_address") {
+            if ControlSettings.metricsAddresses.contains(a) { control.metricsAddress = a } else {
+                r.fail(v, "control.metrics_address", "'\(a)' is not allowed: metrics are served on loopback only (127.0.0.1 or ::1)")
+            }
+            if m["metrics_port"] == nil { r.fail(v, "control.metrics_address", "needs metrics_port (without it there is no metrics endpoint)") }
         }
     }
 

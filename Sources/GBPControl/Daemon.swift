@@ -1,6 +1,7 @@
 import Foundation
 import GBPCore
 import GBPRuntime
+import Logging
 
 /// The daemon's life: load the config, start EAL, ports and workers, run the
 /// control loop on the main lcore until stopped, then shut down and report.
@@ -34,8 +35,11 @@ public struct Daemon {
     /// Runs to the end; returns the final stats.
     @discardableResult
     public func run() throws(Failure) -> DataplaneStats {
-        let config: DaemonConfig
-        do { config = try ConfigLoader.load(path: options.configPath) } catch { throw .config(error) }
+        GBPDLog.bootstrap()
+        let logger = GBPDLog.control
+        let loaded: (text: String, config: DaemonConfig, control: ControlSettings)
+        do { loaded = try ConfigDocument.load(path: options.configPath) } catch { throw .config(error) }
+        let config = loaded.config
         let rt = config.runtime
 
         var expected: [Int: Int] = [:]   // port index -> packets in its finite pcap inputs
@@ -64,9 +68,15 @@ public struct Daemon {
         }
 
         let control = PolicyControl(dataplane: dataplane, config: config)
-        controlLoop(dataplane, control: control, expected: expected, statsInterval: rt.statsInterval)
+        logger.info("started with \(config.file): \(config.policy == nil ? "no policy (L2 switch)" : "policy epoch \(dataplane.policyEpoch)"), \(config.endpoints.count) endpoints")
+        let plane = ControlPlane(control: control, document: ConfigDocument(text: loaded.text, file: config.file),
+                                 settings: loaded.control, logger: logger)
+        controlLoop(dataplane, plane: plane, expected: expected, statsInterval: rt.statsInterval)
+        plane.close()
+        logger.info("stopping")
 
         dataplane.stopWorkers()
+        dataplane.drainFlowLog { GBPDLog.flows.notice("\($0)") }
         let stats = dataplane.stats()
         let inUse = dataplane.closePorts()
         print(StatsReport.summary(stats, mempoolInUseAtExit: inUse))
@@ -80,33 +90,30 @@ public struct Daemon {
         return stats
     }
 
-    /// The main lcore's loop: periodic stats, stop on signal, duration or drained inputs.
-    private func controlLoop(_ dataplane: Dataplane, control: PolicyControl, expected: [Int: Int], statsInterval: Double) {
-        let tick = 0.01
-        var sinceStats = 0.0
-        var elapsed = 0.0
+    /// The main lcore's loop: periodic stats, stop on signal, duration or drained inputs;
+    /// the control socket, metrics, telemetry and reloads (`ControlPlane`). A tick is 10 ms,
+    /// shorter when a control or metrics client is waiting.
+    private func controlLoop(_ dataplane: Dataplane, plane: ControlPlane, expected: [Int: Int], statsInterval: Double) {
+        let tickMs: Int32 = 10
+        let start = SocketIO.now()
+        var lastStats = start
+        let flowLogger = GBPDLog.flows
         while !EAL.stopRequested {
-            usleep(UInt32(tick * 1e6))
-            elapsed += tick
-            sinceStats += tick
-            if statsInterval > 0 && sinceStats >= statsInterval {
+            plane.wait(timeoutMs: tickMs)
+            let now = SocketIO.now()
+            if statsInterval > 0 && now - lastStats >= statsInterval {
                 print(StatsReport.line(dataplane.stats()))
-                sinceStats = 0
+                lastStats = now
             }
-            if let d = options.duration, elapsed >= d { break }
+            if let d = options.duration, now - start >= d { break }
             if !expected.isEmpty {
                 let s = dataplane.stats()
                 if expected.allSatisfy({ i, n in s.ports[i].rx + s.ports[i].hwRxMissed >= UInt64(n) }) { break }
             }
-            if EAL.takeReloadRequest() {
-                switch control.reloadFile() {
-                case .success(let swap):
-                    print(String(format: "gbpd: reloaded %@: policy epoch %u in force (compile %.2f ms, publish %.3f ms)",
-                                 control.config.file, swap.epoch, swap.compileSeconds * 1e3, swap.publishSeconds * 1e3))
-                case .failure(let e):
-                    FileHandleOutput.stderr("gbpd: reload of \(control.config.file) failed: \(e)")
-                }
-            }
+            dataplane.serviceCapture()
+            dataplane.drainFlowLog { flowLogger.notice("\($0)") }
+            if EAL.takeReloadRequest() { plane.reload(origin: "SIGHUP") }
+            plane.service()
         }
     }
 }

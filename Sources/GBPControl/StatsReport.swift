@@ -21,6 +21,7 @@ public enum StatsReport {
             },
         ]
         if let m = mempoolInUseAtExit { out["mempool_in_use_at_exit"] = m }
+        if s.captureWritten + s.captureLost > 0 { out["capture"] = ["written": s.captureWritten, "lost": s.captureLost] }
         if !s.rules.isEmpty {
             out["rules"] = s.rules.map(ruleJSON)
             let c = s.conntrack

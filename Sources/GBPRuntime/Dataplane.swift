@@ -20,6 +20,11 @@ public final class Dataplane {
     private var launchedAtWallNanos: UInt64 = 0
     private var captureFile: PcapngWriter?
     private var capturedPackets: UInt64 = 0
+    private var flowLogWindowStart: UInt64 = 0
+    private var flowLogInWindow = 0
+    private var flowLogSuppressedInWindow = 0
+    /// Flow-log lines dropped by the rate limit since start.
+    public private(set) var flowLogSuppressed = 0
     private var stoppedAt: UInt64 = 0
     private var closed = false
     nonisolated(unsafe) private static var instances = 0
@@ -155,6 +160,10 @@ public final class Dataplane {
                 policyState.capture = CaptureRing(capacity: c.ringSlots)
                 policyState.captureAll = c.allPackets
             }
+            if config.policy != nil {
+                policyState.flowLog = CaptureRing(capacity: 256)
+                policyState.logDenied = config.logDeniedFlows
+            }
             ctx.initialize(to: WorkerContext(index: w, lcore: LcoreID(rawValue: l), rx: rx, tx: tx, counters: counters,
                                              stateSlot: stateSlot, rcu: rcu, drainCycles: drainCycles, policy: policyState, burst: burst,
                                              outcomes: .allocate(capacity: Worker.burstSize)))
@@ -213,6 +222,42 @@ public final class Dataplane {
         let reason = h.allowed ? "-" : (DropReason(rawValue: h.reason)?.name ?? "\(h.reason)")
         let out = h.outcome >= 0 ? ports[Int(h.outcome)].name : (h.outcome > -1000 ? "flood" : "-")
         return "verdict=\(h.allowed ? "allow" : "drop") reason=\(reason) contract=\(contract) rule=\(rule) epoch=\(h.epoch) in=\(ports[Int(h.port)].name) out=\(out)"
+    }
+
+    /// Drains the workers' flow logs: at most `flowLogPerSecond` lines a second are
+    /// handed to `log`; the rest are counted (`flowLogSuppressed`), so a flood of
+    /// denied packets cannot stall the control thread or the log.
+    public func drainFlowLog(_ log: (String) -> Void) {
+        let now = cdpdk_tsc()
+        if now &- flowLogWindowStart > EAL.tscHz {
+            if flowLogSuppressedInWindow > 0 { log("flow log: \(flowLogSuppressedInWindow) more flow(s) not logged (rate limit \(config.flowLogPerSecond)/s)") }
+            flowLogWindowStart = now
+            flowLogInWindow = 0
+            flowLogSuppressedInWindow = 0
+        }
+        var f = PacketFields()
+        for w in workers {
+            w.pointee.policy.flowLog?.drain { h, bytes in
+                guard flowLogInWindow < config.flowLogPerSecond else {
+                    flowLogSuppressedInWindow += 1
+                    flowLogSuppressed += 1
+                    return
+                }
+                flowLogInWindow += 1
+                _ = PacketParser.parse(bytes.baseAddress!, length: bytes.count, into: &f)
+                log(flowLogLine(h, f))
+            }
+        }
+    }
+
+    private func flowLogLine(_ h: CaptureRing.Header, _ f: PacketFields) -> String {
+        let names = policyNames[h.epoch]
+        let port = h.port < ports.count ? ports[Int(h.port)].name : "?"
+        let proto: String = switch f.ipProto { case 6: "tcp"; case 17: "udp"; case 132: "sctp"; case 1: "icmp"; case 58: "icmpv6"; default: "proto \(f.ipProto)" }
+        let what = f.kind == .ipv4 || f.kind == .ipv6 ? "\(f.src):\(f.srcPort) -> \(f.dst):\(f.dstPort) \(proto)" : "\(f.srcMAC) -> \(f.dstMAC) ethertype 0x\(String(f.etherType, radix: 16))"
+        let rule = h.rule == CompiledRule.none ? "" : " rule \(names?.ruleName(h.rule) ?? "\(h.rule)")"
+        let verdict = h.allowed ? "allowed" : "denied (\(DropReason(rawValue: h.reason)?.name ?? "?"))"
+        return "flow \(verdict): \(what) from port \(port)\(rule)"
     }
 
     /// Packets written to the capture file, and packets the workers could not queue for it.

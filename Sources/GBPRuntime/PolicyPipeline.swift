@@ -11,6 +11,15 @@ import GBPCore
 ///
 /// Every packet ends forwarded once (or answered) or dropped once with its reason.
 enum PolicyPipeline {
+    /// A packet decided so far only "goes on to connection tracking".
+    static let pending: Int32 = .max
+
+    /// The burst is processed in stages so that the cache misses of its packets
+    /// overlap instead of adding up (the tables of 10k endpoints and 100k flows do not
+    /// fit in L2): parse everything and prefetch the endpoint entries of every source
+    /// and destination; check sources; track the connections of the whole burst at
+    /// once (`FlowTable.track(burst:)` prefetches their slots); then, in packet order,
+    /// fragments, counters and the output port.
     @inline(__always)
     static func process(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int,
                         state: UnsafePointer<ForwardingState>, tables: PolicyTables,
@@ -19,40 +28,81 @@ enum PolicyPipeline {
                         outs: UnsafeMutablePointer<Int32>) {
         let tenant = tables.portTenant[ingress]
         let fromUplink = tables.portIsUplink[ingress]
-        var f = PacketFields()
+        let policy = tables.compiled
+        let s = local.pointee.scratch
         var bytes = 0
-        let capture = local.pointee.capture
         // Touch every mbuf of the burst first: their cache misses overlap.
         for i in 0..<n { cdpdk_prefetch0(cdpdk_mbuf_data(pkts[i])) }
+
+        // Stage 1: parse; prefetch the endpoint entries IP packets will need.
         for i in 0..<n {
             let m = pkts[i]
             let length = Int(cdpdk_mbuf_data_len(m))
             bytes &+= length
-            let data = cdpdk_mbuf_data(m)!
-            var note = VerdictNote()
-            if let reason = PacketParser.parse(data, length: length, into: &f) {
+            s.notes[i] = VerdictNote()
+            if let reason = PacketParser.parse(cdpdk_mbuf_data(m)!, length: length, into: &s.fields[i]) {
                 outs[i] = Outcome.dropped(reason)
             } else if tenant == PolicyTables.noTenant {
                 outs[i] = Outcome.dropped(.unknownIngressPort)
             } else {
-                switch f.kind {
-                case .ipv4, .ipv6:
-                    outs[i] = ip(m, data, &f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables,
-                                 local: local, rules: rules, now: now, length: length, note: &note)
-                case .arp:
-                    outs[i] = arp(m, data, f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
-                case .other:
-                    outs[i] = other(f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables,
-                                    rules: rules, length: length, note: &note)
+                outs[i] = pending
+                let k = s.fields[i].kind
+                if k == .ipv4 || k == .ipv6 {
+                    policy.endpoints.prefetch(tenant: tenant, ip: s.fields[i].src)
+                    policy.endpoints.prefetch(tenant: tenant, ip: s.fields[i].dst)
                 }
             }
-            if let ring = capture, local.pointee.captureAll || outs[i] <= -1000 {
-                let o = outs[i]
-                ring.push(data, length: Int(cdpdk_mbuf_data_len(m)), header: CaptureRing.Header(
-                    tsc: now, originalLength: cdpdk_mbuf_pkt_len(m), capturedLength: 0, port: UInt16(ingress), outcome: o,
-                    contract: note.contract, reason: o <= -1000 ? UInt8(truncatingIfNeeded: -1000 - o) : 0, allowed: o > -1000,
-                    rule: note.rule, epoch: tables.compiled.epoch))
+        }
+
+        // Stage 2: sources checked; ARP, ND and other EtherTypes decided; flow keys gathered.
+        var t = 0
+        for i in 0..<n where outs[i] == pending {
+            let f = s.fields + i
+            switch f.pointee.kind {
+            case .ipv4, .ipv6:
+                let o = ipIngress(pkts[i], f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
+                if o != pending { outs[i] = o; continue }
+                if !f.pointee.isLaterFragment {
+                    s.keys[t] = FlowKey(tenant: tenant, fields: f.pointee)
+                    s.trackedFields[t] = f.pointee
+                    t += 1
+                }
+            case .arp:
+                outs[i] = arp(pkts[i], cdpdk_mbuf_data(pkts[i])!, f.pointee, tenant: tenant, ingress: ingress, fromUplink: fromUplink,
+                              state: state, tables: tables)
+            case .other:
+                outs[i] = other(f.pointee, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables,
+                                rules: rules, length: Int(cdpdk_mbuf_data_len(pkts[i])), note: &s.notes[i])
             }
+        }
+
+        // Stage 3: connection tracking and the contracts, for the whole burst.
+        if t > 0 {
+            local.pointee.flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts)
+        }
+
+        // Stage 4, in packet order: fragments, counters, output ports.
+        var k = 0
+        for i in 0..<n where outs[i] == pending {
+            let f = s.fields + i
+            let length = Int(cdpdk_mbuf_data_len(pkts[i]))
+            if f.pointee.isLaterFragment {
+                outs[i] = laterFragment(f, tenant: tenant, ingress: ingress, tables: tables, local: local, now: now)
+                continue
+            }
+            let v = s.verdicts[k]
+            k += 1
+            if f.pointee.isFragment {
+                local.pointee.fragments.recordFirst(tenant: tenant, f.pointee, drop: v.allowed ? nil : (v.reason ?? .deniedByRule), now: now)
+            }
+            if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
+            s.notes[i] = VerdictNote(contract: v.contract, rule: v.rule, log: v.log)
+            outs[i] = v.allowed ? output(f, tenant: tenant, ingress: ingress, tables: tables) : Outcome.dropped(v.reason ?? .deniedByRule)
+        }
+
+        // Capture and flow log (off unless configured).
+        if local.pointee.capture != nil || local.pointee.flowLog != nil {
+            for i in 0..<n { record(pkts[i], outs[i], s.notes[i], ingress: ingress, local: local, epoch: policy.epoch, now: now) }
         }
         counters.countRx(port: ingress, packets: n, bytes: bytes)
         Pipeline.deliver(pkts, count: n, outs: outs, ingress: ingress, tx: tx, counters: counters) { m, _ in
@@ -99,38 +149,45 @@ enum PolicyPipeline {
 
     // MARK: IP
 
+    /// Neighbour discovery is answered or forwarded here; other packets from an
+    /// endpoint port must come from that endpoint (MAC, port and address). Returns an
+    /// outcome, or `pending` to go on to connection tracking.
     @inline(__always)
-    static func ip(_ m: OpaquePointer?, _ data: UnsafeMutableRawPointer, _ f: inout PacketFields, tenant: UInt16, ingress: Int,
-                   fromUplink: Bool, state: UnsafePointer<ForwardingState>, tables: PolicyTables,
-                   local: UnsafeMutablePointer<WorkerPolicyState>, rules: RuleCounters, now: UInt64, length: Int, note: inout VerdictNote) -> Int32 {
-        let policy = tables.compiled
-        if f.ipProto == 58 && f.icmpType >= 133 && f.icmpType <= 137 {
-            return neighborDiscovery(m, data, f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
+    static func ipIngress(_ m: OpaquePointer?, _ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int,
+                          fromUplink: Bool, state: UnsafePointer<ForwardingState>, tables: PolicyTables) -> Int32 {
+        if f.pointee.ipProto == 58 && f.pointee.icmpType >= 133 && f.pointee.icmpType <= 137 {
+            return neighborDiscovery(m, cdpdk_mbuf_data(m)!, f.pointee, tenant: tenant, ingress: ingress, fromUplink: fromUplink,
+                                     state: state, tables: tables)
         }
-        if !fromUplink {
-            let (src, bad) = sourceEndpoint(f, tenant: tenant, ingress: ingress, tables: tables)
-            if bad != 0 { return bad }
-            let r = checkSourceAddress(f.src, endpoint: src, tenant: tenant, tables: tables, conflict: .spoofedIP)
-            if r != 0 { return r }
+        if fromUplink { return pending }
+        // Fast path: one lookup of the source address gives the endpoint, its MAC and port.
+        if let ep = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.src), ep.isEndpoint {
+            let rec = tables.compiled.endpoints.record(ep.endpoint)
+            if rec.mac == f.pointee.srcMAC && Int(tables.endpointPort[Int(rec.port)]) == ingress { return pending }
         }
-        if f.isLaterFragment {
-            guard let first = local.pointee.fragments.lookup(tenant: tenant, f, now: now) else { return Outcome.dropped(.fragmentWithoutState) }
-            if first.dropReason != 0 { return -1000 - Int32(first.dropReason) }
-            f.srcPort = first.srcPort
-            f.dstPort = first.dstPort
+        // Slow path: say precisely what is wrong.
+        let (src, bad) = sourceEndpoint(f.pointee, tenant: tenant, ingress: ingress, tables: tables)
+        if bad != 0 { return bad }
+        let r = checkSourceAddress(f.pointee.src, endpoint: src, tenant: tenant, tables: tables, conflict: .spoofedIP)
+        return r != 0 ? r : pending
+    }
+
+    /// A non-first fragment follows its first fragment's verdict, to the same place.
+    @inline(__always)
+    static func laterFragment(_ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int, tables: PolicyTables,
+                              local: UnsafeMutablePointer<WorkerPolicyState>, now: UInt64) -> Int32 {
+        guard let first = local.pointee.fragments.lookup(tenant: tenant, f.pointee, now: now) else {
+            return Outcome.dropped(.fragmentWithoutState)
         }
-        let v: Verdict
-        if f.isLaterFragment {
-            v = Verdict(allowed: true, reason: nil)   // its datagram was admitted with the first fragment
-        } else {
-            v = local.pointee.flows.track(key: FlowKey(tenant: tenant, fields: f), fields: f, now: now, policy: policy)
-            if f.isFragment { local.pointee.fragments.recordFirst(tenant: tenant, f, drop: v.allowed ? nil : (v.reason ?? .deniedByRule), now: now) }
-            if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
-        }
-        note = VerdictNote(contract: v.contract, rule: v.rule)
-        if !v.allowed { return Outcome.dropped(v.reason ?? .deniedByRule) }
+        if first.dropReason != 0 { return -1000 - Int32(first.dropReason) }
+        return output(f, tenant: tenant, ingress: ingress, tables: tables)
+    }
+
+    /// The port of the destination endpoint, else the tenant's uplink.
+    @inline(__always)
+    static func output(_ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int, tables: PolicyTables) -> Int32 {
         let out: Int
-        if let dst = policy.endpoints.lookup(tenant: tenant, ip: f.dst), dst.isEndpoint {
+        if let dst = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.dst), dst.isEndpoint {
             out = tables.port(ofEndpoint: dst.endpoint)
         } else {
             out = Int(tables.tenantUplink[Int(tenant)])
@@ -221,14 +278,32 @@ enum PolicyPipeline {
         if f.dstMAC.isMulticast { return Outcome.dropped(.unknownDestination) }
         let v = tables.compiled.classify(tenant: tenant, fields: f)
         if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
-        note = VerdictNote(contract: v.contract, rule: v.rule)
+        note = VerdictNote(contract: v.contract, rule: v.rule, log: v.log)
         if !v.allowed { return Outcome.dropped(v.reason ?? .deniedByRule) }
         return forwardByMAC(f, tenant: tenant, ingress: ingress, state: state, tables: tables, crossTenant: .crossTenant)
     }
 }
 
-/// The contract and rule behind a packet's verdict, for verdict capture.
+/// The contract and rule behind a packet's verdict, for verdict capture and the flow log.
 struct VerdictNote {
     var contract: UInt16 = CompiledPolicy.noContract
     var rule: UInt32 = CompiledRule.none
+    var log = false
+}
+
+extension PolicyPipeline {
+    /// Copies a packet to the capture ring and/or the flow log, as configured.
+    @inline(never)
+    static func record(_ m: OpaquePointer?, _ o: Int32, _ note: VerdictNote, ingress: Int,
+                       local: UnsafeMutablePointer<WorkerPolicyState>, epoch: UInt32, now: UInt64) {
+        let capture = local.pointee.capture != nil && (local.pointee.captureAll || o <= -1000)
+        let log = local.pointee.flowLog != nil && (note.log || (local.pointee.logDenied && o <= Outcome.dropped(.spoofedMAC)))
+        guard capture || log else { return }
+        let h = CaptureRing.Header(tsc: now, originalLength: cdpdk_mbuf_pkt_len(m), capturedLength: 0, port: UInt16(ingress), outcome: o,
+                                   contract: note.contract, reason: o <= -1000 ? UInt8(truncatingIfNeeded: -1000 - o) : 0,
+                                   allowed: o > -1000, rule: note.rule, epoch: epoch)
+        let data = cdpdk_mbuf_data(m)!, length = Int(cdpdk_mbuf_data_len(m))
+        if capture { local.pointee.capture!.push(data, length: length, header: h) }
+        if log { local.pointee.flowLog!.push(data, length: length, header: h) }
+    }
 }

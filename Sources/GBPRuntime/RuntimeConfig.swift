@@ -48,6 +48,10 @@ public struct RuntimeConfig: Sendable {
         }
     }
     public var capture: Capture?
+    /// Flow log: lines per second at most (the rest are counted as suppressed), and
+    /// whether every policy drop is logged, not only rules with `log: true`.
+    public var flowLogPerSecond: Int = 20
+    public var logDeniedFlows = false
     /// Stop by itself once every finite pcap input has been received and forwarded.
     public var stopWhenInputsDrained: Bool = false
     /// Seconds between stats lines on stdout (0: none).

@@ -9,9 +9,40 @@ public struct WorkerPolicyState {
     /// Verdict capture (nil: off), and whether allowed packets are captured too.
     public var capture: CaptureRing?
     public var captureAll = false
+    /// Flow log: packets of rules marked `log: true` (and, with `logDenied`, every
+    /// packet the policy drops) go here for the control thread to log, rate-limited.
+    public var flowLog: CaptureRing?
+    public var logDenied = false
 
-    public init(flowCapacity: Int, timeouts: ConntrackTimeouts, tscHz: UInt64) {
+    /// Per-burst scratch of the staged pipeline.
+    let scratch: BurstScratch
+
+    public init(flowCapacity: Int, timeouts: ConntrackTimeouts, tscHz: UInt64, burst: Int = 32) {
         flows = FlowTable(capacity: flowCapacity, ticksPerSecond: tscHz, timeouts: timeouts)
         fragments = FragmentTable(capacity: 4096, lifetime: tscHz * 2)
+        scratch = BurstScratch(burst: burst)
+    }
+}
+
+/// Arrays for one burst, allocated once per worker: parsed fields and notes per
+/// packet; keys, fields and verdicts of the packets that go to connection tracking.
+struct BurstScratch {
+    let fields: UnsafeMutablePointer<PacketFields>
+    let notes: UnsafeMutablePointer<VerdictNote>
+    let keys: UnsafeMutablePointer<FlowKey>
+    let trackedFields: UnsafeMutablePointer<PacketFields>
+    let verdicts: UnsafeMutablePointer<Verdict>
+
+    init(burst: Int) {
+        fields = .allocate(capacity: burst)
+        fields.initialize(repeating: PacketFields(), count: burst)
+        notes = .allocate(capacity: burst)
+        notes.initialize(repeating: VerdictNote(), count: burst)
+        keys = .allocate(capacity: burst)
+        keys.initialize(repeating: FlowKey(src: .zero, dst: .zero, srcPort: 0, dstPort: 0, proto: 0, tenant: 0), count: burst)
+        trackedFields = .allocate(capacity: burst)
+        trackedFields.initialize(repeating: PacketFields(), count: burst)
+        verdicts = .allocate(capacity: burst)
+        verdicts.initialize(repeating: Verdict(allowed: false, reason: nil), count: burst)
     }
 }

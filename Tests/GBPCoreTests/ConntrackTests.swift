@@ -35,6 +35,75 @@ struct ConntrackTests {
 
     @Test func entriesAreOneCacheLine() {
         #expect(MemoryLayout<FlowEntry>.stride == 64)
+        #expect(FlowEntry.hasKeyWordLayout)  // what the word-wise key comparison reads
+    }
+
+    /// Both directions of a connection hash alike, and a key matches its entry only in its
+    /// two orientations (IPv4 and IPv6, equal addresses or ports on both ends included).
+    @Test func canonicalKeysAndSymmetricHashes() {
+        var rng = SeededRandom(seed: 5)
+        let addrs = ["10.0.2.1", "10.0.3.1", "2001:db8::2:1", "2001:db8::3:1", "2001:db8:1::2:1"].map(F.ip)
+        for _ in 0..<2_000 {
+            let k = FlowKey(src: addrs.randomElement(using: &rng)!, dst: addrs.randomElement(using: &rng)!,
+                            srcPort: UInt16.random(in: 1...3, using: &rng), dstPort: UInt16.random(in: 1...3, using: &rng),
+                            proto: [6, 17].randomElement(using: &rng)!, tenant: UInt16.random(in: 0...1, using: &rng))
+            let a = CanonicalFlowKey(k), b = CanonicalFlowKey(k.reversed)
+            #expect(a.aHi == b.aHi && a.aLo == b.aLo && a.bHi == b.bHi && a.bLo == b.bLo && a.tail == b.tail)
+            #expect(a.hash == b.hash && a.hash == CanonicalFlowKey.hash(k) && a.hash == CanonicalFlowKey.hash(k.reversed))
+            #expect((a.aHi, a.aLo, a.aPort) <= (a.bHi, a.bLo, a.bPort))
+            #expect(a.srcIsA + b.srcIsA == 1 || (k.src == k.dst && k.srcPort == k.dstPort))
+            var e = FlowEntry(a, state: FlowStateCode.udp, expires: 1, epoch: 1, rule: 0, contract: 0, origGroup: 1,
+                              replyGroup: 2, flags: 0)
+            #expect(e.hash == a.hash && a.matches(&e))
+            withUnsafePointer(to: &e) { p in
+                let fr = a.tail, rv = UInt64(a.bPort) | UInt64(a.aPort) << 16 | a.tail & ~0xFFFF_FFFF
+                let m = FlowTable.mismatch(p, a.aHi, a.aLo, a.bHi, a.bLo, fr, rv)
+                #expect(m.both == 0 && m.srcIsA == 1)
+                let r = FlowTable.mismatch(p, a.bHi, a.bLo, a.aHi, a.aLo, rv, fr)
+                #expect(r.both == 0 && (r.srcIsA == 0 || (a.aHi == a.bHi && a.aLo == a.bLo && a.aPort == a.bPort)))
+                let other = FlowTable.mismatch(p, a.aHi, a.aLo ^ 1, a.bHi, a.bLo, fr, rv)
+                #expect(other.both != 0)
+            }
+        }
+    }
+
+    /// IPv6 connections and crowded tables through the burst path: the same verdicts and
+    /// counters as packet by packet.
+    @Test func burstTrackingOfIPv6AndCollidingFlows() {
+        let spec = F.threeTier(contracts: [F.contract("c", providers: ["app"], consumers: ["web"], [RuleSpec(proto: .udp), RuleSpec(proto: .tcp)])])
+        let policy = F.compile(spec)
+        defer { policy.deallocate() }
+        let a = FlowTable(capacity: 40, ticksPerSecond: 1000), b = FlowTable(capacity: 40, ticksPerSecond: 1000)
+        defer { a.deallocate(); b.deallocate() }
+        var rng = SeededRandom(seed: 17)
+        let ends = ["2001:db8::1:1", "2001:db8::2:1", "10.0.1.1", "10.0.2.1"]
+        for round in 0..<60 {
+            var fields: [PacketFields] = []
+            for _ in 0..<Int.random(in: 1...64, using: &rng) {
+                let six = Bool.random(using: &rng)
+                let s = ends[Int.random(in: 0...1, using: &rng) + (six ? 0 : 2)], d = ends[Int.random(in: 0...1, using: &rng) + (six ? 0 : 2)]
+                let sp = UInt16.random(in: 1...9, using: &rng), dp = UInt16.random(in: 1...9, using: &rng)
+                fields.append(Bool.random(using: &rng)
+                    ? F.udp(s, d, dport: dp, sport: sp)
+                    : F.tcp(s, d, dport: dp, sport: sp, flags: [0x02, 0x12, 0x10, 0x10, 0x11, 0x04].randomElement(using: &rng)!))
+            }
+            let keys = fields.map { FlowKey(tenant: 0, fields: $0) }
+            var out = [Verdict](repeating: .drop(.runtFrame), count: fields.count)
+            let now = UInt64(round) * 3_000
+            keys.withUnsafeBufferPointer { k in
+                fields.withUnsafeBufferPointer { f in
+                    out.withUnsafeMutableBufferPointer { o in
+                        a.track(burst: k.count, keys: k.baseAddress!, fields: f.baseAddress!, now: now, policy: policy, verdicts: o.baseAddress!)
+                    }
+                }
+            }
+            for i in fields.indices {
+                #expect(out[i] == b.track(key: keys[i], fields: fields[i], now: now, policy: policy), "round \(round) packet \(i)")
+            }
+            #expect(a.count == b.count && a.counters == b.counters)
+            if round % 7 == 6 { #expect(a.expire(now: now, budget: 64) == b.expire(now: now, budget: 64)) }
+        }
+        #expect(a.counters.hits > 50 && a.counters.newFlows > 30 && a.counters.fullDrops > 0 && a.counters.expired > 0, "\(a.counters)")
     }
 
     @Test func tcpHandshakeDataAndCloseWithRepliesPassingWithoutAReverseContract() {

@@ -58,6 +58,59 @@ struct DifferentialTests {
     }
 }
 
+/// The classifier keeps each group pair's rules in one of three formats (RuleLines.swift):
+/// the same random policies, compiled with only the extended and general formats allowed,
+/// must agree with the reference too, and every format must have been used.
+@Suite("Differential: every rule-line format vs reference evaluator")
+struct DifferentialLayoutTests {
+    @Test(arguments: [RuleLineTable.Layout.best, .extendedOrGeneral, .generalOnly])
+    func everyFormatAgreesWithTheReference(layout: RuleLineTable.Layout) {
+        var compared = 0, byRule = 0
+        var used = (inline: 0, split: 0, extended: 0, general: 0)
+        for n in 0..<120 {
+            let seed = DifferentialTests.baseSeed &+ 20_000 &+ UInt64(n)
+            var rng = SeededRandom(seed: seed)
+            guard let spec = RandomPolicy.make(&rng),
+                  let policy = try? CompiledPolicy.compile(spec, epoch: 1, lineLayout: layout) else { continue }
+            defer { policy.deallocate() }
+            let l = policy.pairLayout
+            used.inline += l.inline; used.split += l.split; used.extended += l.extended; used.general += l.general
+            let reference = ReferenceEvaluator(spec: spec)
+            let traffic = RandomTraffic(spec: spec)
+            var tenants: [UInt16] = [], fields: [PacketFields] = []
+            for _ in 0..<100 {
+                let (t, f) = traffic.packet(&rng)
+                tenants.append(UInt16(t)); fields.append(f)
+            }
+            var out = [Verdict](repeating: .drop(.runtFrame), count: fields.count)
+            tenants.withUnsafeBufferPointer { t in
+                fields.withUnsafeBufferPointer { f in
+                    out.withUnsafeMutableBufferPointer { o in
+                        policy.classify(burst: f.count, tenants: t.baseAddress!, fields: f.baseAddress!, verdicts: o.baseAddress!)
+                    }
+                }
+            }
+            for i in fields.indices {
+                let want = reference.evaluate(tenant: Int(tenants[i]), fields[i])
+                for v in [out[i], policy.classify(tenant: tenants[i], fields: fields[i])] {
+                    let got = ReferenceEvaluator.Answer(
+                        allowed: v.allowed, reason: v.reason, log: v.log, contract: Int(v.contract), rule: Int(v.rule),
+                        srcGroup: Int(v.srcGroup), dstGroup: Int(v.dstGroup))
+                    #expect(got == want, "seed \(seed) packet \(i) layout \(layout)")
+                }
+                compared += 1
+                if out[i].decidedByRule { byRule += 1 }
+            }
+        }
+        #expect(compared >= 10_000 && byRule > compared / 10)
+        switch layout {
+        case .best: #expect(used.inline > 0 && used.split > 0, "\(used)")
+        case .extendedOrGeneral: #expect(used.inline == 0 && used.split == 0 && used.extended > 0, "\(used)")
+        case .generalOnly: #expect(used.inline == 0 && used.split == 0 && used.extended == 0 && used.general > 0, "\(used)")
+        }
+    }
+}
+
 /// Random but valid policies over small address, port and type spaces, so that rules,
 /// prefixes and packets collide often.
 enum RandomPolicy {

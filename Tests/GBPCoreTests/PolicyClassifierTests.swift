@@ -230,4 +230,37 @@ struct PolicyClassifierTests {
         #expect(e.mac == F.mac(0x22) && names.ports[Int(e.port)] == "p-app-2" && e.group == app)
         #expect(names.ruleName(2) == "b/rules[0]" && names.groupName(3) == "net")
     }
+
+    /// The IPv4 endpoint table is a perfect hash: at scale, every address of every tenant
+    /// finds its own endpoint, and addresses that are no endpoint (of this tenant or of any)
+    /// find none.
+    @Test func endpointLookupsAtScale() {
+        var spec = PolicySpec(tenants: [TenantSpec(name: "t1"), TenantSpec(name: "t2")],
+                              groups: (0..<40).map { GroupSpec(name: "g\($0)", tenant: $0 % 2 == 0 ? "t1" : "t2") })
+        var expected: [(tenant: UInt16, ip: IPAddress, endpoint: UInt32, group: UInt16)] = []
+        for e in 0..<6_000 {
+            let g = e % 40, t = g % 2
+            // Overlapping addresses across tenants, spread over a /16.
+            let ip = IPAddress(v4: 0x0A01_0000 | UInt32(e / 2 * 7 % 65_000 + 1))
+            spec.endpoints.append(EndpointSpec(name: "e\(e)", port: "p", mac: F.mac(UInt64(e + 1)), ips: [ip],
+                                               group: "g\(g)", tenant: t == 0 ? "t1" : "t2"))
+            expected.append((UInt16(t), ip, UInt32(e), UInt16(g)))
+        }
+        let p = F.compile(spec)
+        defer { p.deallocate() }
+        for x in expected {
+            let m = p.endpoints.lookup(tenant: x.tenant, ip: x.ip)
+            #expect(m?.endpoint == x.endpoint && m?.group == x.group)
+        }
+        let used = Set(expected.map { UInt64($0.tenant) << 32 | UInt64($0.ip.v4) })
+        var absent = 0
+        for a in stride(from: UInt32(0x0A01_0000), to: 0x0A01_0000 + 70_000, by: 3) {
+            for t in [UInt16(0), 1, 2, 0xFFFF] where !used.contains(UInt64(t) << 32 | UInt64(a)) {
+                #expect(p.endpoints.lookup(tenant: t, ip: IPAddress(v4: a)) == nil)
+                absent += 1
+            }
+        }
+        #expect(absent > 50_000)
+        #expect(p.endpoints.lookup(tenant: 0xFFFF, ip: IPAddress(v4: 0xFFFF_FFFF)) == nil)  // the empty entry's key
+    }
 }

@@ -11,8 +11,9 @@ struct PolicyPipelineTests {
     let ipF = IPAddress("10.0.0.1")!, ipB = IPAddress("10.0.0.2")!, ipY1 = IPAddress("10.0.0.3")!
     let ipF6 = IPAddress("fd00::1")!, ipB6 = IPAddress("fd00::2")!
 
-    func config(_ g: GBPDProcess) -> String {
+    func config(_ g: GBPDProcess, extra: String = "") -> String {
         """
+        \(extra)
         eal: \(g.eal)
         workers: [1]
         mempool: { mbufs: 4095, cache: 64 }
@@ -43,9 +44,8 @@ struct PolicyPipelineTests {
         """
     }
 
-    @Test func everyPacketGetsItsExpectedVerdict() throws {
-        let g = try GBPDProcess("policy")
-        defer { g.cleanUp() }
+    /// Writes the mixed inputs; returns what pa, pb and pc receive.
+    func writeInputs(_ g: GBPDProcess) throws {
         let syn80 = PacketBuilder.tcp(srcMAC: macF, dstMAC: macB, src: ipF, dst: ipB, srcPort: 40000, dstPort: 80, flags: .syn)
         let syn81 = PacketBuilder.tcp(srcMAC: macF, dstMAC: macB, src: ipF, dst: ipB, srcPort: 40001, dstPort: 81, flags: .syn)
         let udp80 = PacketBuilder.udp(srcMAC: macF, dstMAC: macB, src: ipF, dst: ipB, srcPort: 40002, dstPort: 80)
@@ -72,7 +72,14 @@ struct PolicyPipelineTests {
         // Tenant "other" reuses 10.0.0.2 (y2, on pc itself): it never reaches tenant shop's b1.
         let y1ToY2 = PacketBuilder.tcp(srcMAC: macY1, dstMAC: macY2, src: ipY1, dst: ipB, srcPort: 1234, dstPort: 80)
         try g.writePcap("pc-in.pcap", [y1ToY2])
+    }
 
+    @Test func everyPacketGetsItsExpectedVerdict() throws {
+        let g = try GBPDProcess("policy")
+        defer { g.cleanUp() }
+        try writeInputs(g)
+        let syn80 = PacketBuilder.tcp(srcMAC: macF, dstMAC: macB, src: ipF, dst: ipB, srcPort: 40000, dstPort: 80, flags: .syn)
+        let synAck = PacketBuilder.tcp(srcMAC: macB, dstMAC: macF, src: ipB, dst: ipF, srcPort: 80, dstPort: 40000, flags: [.syn, .ack])
         let r = try g.run(config: config(g))
         #expect(r.status == 0, "gbpd failed: \(r.stderr)")
 
@@ -103,5 +110,48 @@ struct PolicyPipelineTests {
         #expect((http?["allowed"] as? Int ?? 0) >= 1)
         #expect(http?["denied"] as? Int == 0)
         #expect((r.stats?["conntrack"] as? [String: Any])?["new"] as? Int == 2)
+    }
+
+    /// Verdict capture: every packet goes to a pcapng file with its verdict as a
+    /// per-packet comment, and tshark reads them back.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark"), "needs tshark"))
+    func verdictCaptureWritesEveryVerdictAsAComment() throws {
+        let g = try GBPDProcess("capture")
+        defer { g.cleanUp() }
+        try writeInputs(g)
+        let capture = g.path("verdicts.pcapng")
+        let r = try g.run(config: config(g, extra: "capture: { path: \(capture), packets: all }"))
+        #expect(r.status == 0, "gbpd failed: \(r.stderr)")
+        let tshark = Process()
+        tshark.executableURL = URL(fileURLWithPath: "/usr/bin/tshark")
+        tshark.arguments = ["-r", capture, "-T", "fields", "-e", "frame.comment"]
+        let out = Pipe()
+        tshark.standardOutput = out
+        tshark.standardError = FileHandle.nullDevice
+        try tshark.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        tshark.waitUntilExit()
+        let comments = text.split(separator: "\n").map(String.init)
+        #expect(comments.count == 15, "one record per received packet: \(comments)")
+        func count(_ s: String) -> Int { comments.filter { $0.contains(s) }.count }
+        #expect(count("verdict=allow") == 4)   // SYN to 80, ARP and NS answered, the SYN-ACK reply
+        #expect(count("verdict=drop") == 11)
+        #expect(count("reason=no_contract") == 4)
+        #expect(count("reason=spoofed_ip") == 1)
+        #expect(count("reason=fragment_without_state") == 1)
+        #expect(count("verdict=allow reason=- contract=web rule=web/http epoch=1 in=pa out=pb") == 1)
+        #expect((r.stats?["capture"] as? [String: Any])?["written"] as? Int == 15)
+    }
+
+    /// The flow log: policy drops logged through swift-log, at most `max_per_second`.
+    @Test func deniedFlowsAreLoggedWithinTheRateLimit() throws {
+        let g = try GBPDProcess("flowlog")
+        defer { g.cleanUp() }
+        try writeInputs(g)
+        let r = try g.run(config: config(g, extra: "flow_log: { denied: true, max_per_second: 3 }"))
+        #expect(r.status == 0, "gbpd failed: \(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").filter { $0.contains("gbpd.flows") && $0.contains("flow denied") }
+        #expect(lines.count == 3, "11 drops, 3 logged: \(lines)")
+        #expect(lines.contains { $0.contains("flow denied (no_contract): 10.0.0.1:40001 -> 10.0.0.2:81 tcp from port pa") })
     }
 }

@@ -116,7 +116,10 @@ def _q(s):
     return json.dumps(str(s))
 
 
-def gbpd_config_text(eal_args, ports, endpoints, dp, workers=(1,), stats_interval_s=1):
+def gbpd_config_text(eal_args, ports, endpoints, dp, workers=(1,), stats_interval_s=1, policy_text=""):
+    """gbpd's YAML: the runtime part (EAL, worker, pool, descriptors, ports, endpoints
+    without policy, stats interval), then `policy_text` as written (top-level keys
+    such as conntrack, tenants, groups, endpoints with a policy, contracts)."""
     lines = [
         "# Written by bench/run: do not edit, it is rewritten on every run.",
         "eal: [" + ", ".join(_q(a) for a in eal_args) + "]",
@@ -130,7 +133,10 @@ def gbpd_config_text(eal_args, ports, endpoints, dp, workers=(1,), stats_interva
         lines.append("endpoints:")
         lines += [f"  - {{name: {_q(e.name)}, port: {_q(e.port)}, mac: {_q(e.mac)}}}" for e in endpoints]
     lines.append(f"run: {{stats_interval_s: {stats_interval_s}}}")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if policy_text:
+        text += policy_text if policy_text.endswith("\n") else policy_text + "\n"
+    return text
 
 
 # ---------------------------------------------------------------- gbpd -------
@@ -150,11 +156,13 @@ def gbpd_samples(lines):
 
 
 def run_gbpd(binary, config_text, duration, *, name, eal, cwd, work_dir, log_dir, warmup=1.0,
-             startup_timeout=60.0):
+             startup_timeout=60.0, stats_grace=0.3):
     """Runs gbpd with a config for `duration` seconds and measures it.
 
     `config_text(eal_args)` returns the YAML for the given EAL arguments (each
-    run gets its own --file-prefix).
+    run gets its own --file-prefix).  gbpd gets `--duration duration + stats_grace`:
+    its control loop ends the run at the deadline, before the stats line due at that
+    moment, so without the grace the last sample would be the one at duration - 1 s.
     """
     prefix = new_file_prefix(name)
     config_path = os.path.join(work_dir, f"{name}.yaml")
@@ -163,14 +171,15 @@ def run_gbpd(binary, config_text, duration, *, name, eal, cwd, work_dir, log_dir
         f.write(config_text(eal.args(prefix)))
     if os.path.exists(stats_path):
         os.remove(stats_path)
-    child = Child(name, [binary, "--config", config_path, "--duration", f"{duration:g}", "--stats-json", stats_path],
+    run_for = duration + stats_grace
+    child = Child(name, [binary, "--config", config_path, "--duration", f"{run_for:g}", "--stats-json", stats_path],
                   cwd, log_dir)
     try:
-        rc = child.wait_exit(duration + startup_timeout)
+        rc = child.wait_exit(run_for + startup_timeout)
         if rc is None:
             child.kill()
-            raise child.failure(f"did not stop within {duration + startup_timeout:g} s "
-                                f"(--duration {duration:g}); killed")
+            raise child.failure(f"did not stop within {run_for + startup_timeout:g} s "
+                                f"(--duration {run_for:g}); killed")
         child.finished()
         if rc != 0:
             raise child.failure(f"exited with status {rc}")
@@ -202,6 +211,8 @@ def run_gbpd(binary, config_text, duration, *, name, eal, cwd, work_dir, log_dir
             "drops": stats.get("drops"),
             "mempool_in_use_at_exit": stats.get("mempool_in_use_at_exit"),
             "ports": [{k: p.get(k) for k in ("name", "driver", "rx", "tx", "dropped")} for p in stats.get("ports", [])],
+            "conntrack": stats.get("conntrack"),      # with a policy only
+            "startup_s": start - child.started,       # process start -> workers launched (config load included)
         })
 
 

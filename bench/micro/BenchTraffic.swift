@@ -93,7 +93,8 @@ struct BurstBuffer {
         verdicts.initialize(repeating: .drop(.noContract), count: Self.size)
     }
 
-    /// Expands packets[start ..< start + size] into the buffer.
+    /// Expands packets[start ..< start + size] into the buffer, with their flow keys
+    /// (conntrack: the runtime builds a `FlowKey` per packet for the flow table).
     @inline(__always)
     func load(_ packets: UnsafePointer<BenchPacket>, from start: Int) {
         for i in 0..<Self.size {
@@ -101,6 +102,17 @@ struct BurstBuffer {
             p.expand(into: fields + i)
             tenants[i] = p.tenant
             keys[i] = FlowKey(tenant: p.tenant, fields: fields[i])
+        }
+    }
+
+    /// The same without flow keys (classifier: `classify(burst:...)` takes tenants and
+    /// fields only, so a runtime classifying without conntrack builds no `FlowKey`).
+    @inline(__always)
+    func loadFields(_ packets: UnsafePointer<BenchPacket>, from start: Int) {
+        for i in 0..<Self.size {
+            let p = packets[start + i]
+            p.expand(into: fields + i)
+            tenants[i] = p.tenant
         }
     }
 

@@ -6,7 +6,7 @@ struct TrafficGen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gbp-trafficgen",
         abstract: "Generate pcap traffic for the gbpd demo and benchmarks.",
-        subcommands: [Demo.self, Stream.self])
+        subcommands: [Demo.self, Stream.self, PolicyBench.self])
 }
 
 /// The demo's two inputs (see config/demo.yaml).

@@ -18,7 +18,8 @@ enum FlowStateCode {
 /// Bits of `FlowEntry.flags`.
 @usableFromInline
 enum FlowFlag {
-    /// The side that opened the connection is side A of the canonical key.
+    /// The side that opened the connection is side A (set on every entry: entries are
+    /// stored as their opener sent the first packet).
     @inlinable static var origIsA: UInt8 { 0x01 }
     @inlinable static var log: UInt8 { 0x02 }
     /// Admitted by a contract with `onPolicyChange: keep`.
@@ -29,6 +30,10 @@ enum FlowFlag {
 
 /// One connection, in one 64-byte slot (one cache line). The key is canonical: side A is
 /// the smaller (address, port) of the two ends, so both directions find the same entry.
+///
+/// The lookup compares keys as five 64-bit words: the four address words, then the word
+/// at byte 32 that holds aPort, bPort, tenant and proto (and the state in its top byte).
+/// `FlowTable.init` checks this layout.
 @frozen @usableFromInline
 struct FlowEntry {
     @usableFromInline var aHi: UInt64
@@ -46,7 +51,8 @@ struct FlowEntry {
     @usableFromInline var epoch: UInt32
     @usableFromInline var rule: UInt32
     @usableFromInline var contract: UInt16
-    /// Groups of the side that opened the connection and of the other side.
+    /// Groups of the side that opened the connection and of the other side (adjacent:
+    /// read as one word and swapped for replies).
     @usableFromInline var origGroup: UInt16
     @usableFromInline var replyGroup: UInt16
     @usableFromInline var flags: UInt8
@@ -60,6 +66,23 @@ struct FlowEntry {
         self.rule = rule; self.contract = contract; self.origGroup = origGroup; self.replyGroup = replyGroup
         self.flags = flags
     }
+
+    /// True when the layout is the one `CanonicalFlowKey.matches` and `FlowTable.groups` read.
+    static var hasKeyWordLayout: Bool {
+        MemoryLayout<FlowEntry>.stride == 64 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.aHi) == 0
+            && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.aLo) == 8 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.bHi) == 16
+            && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.bLo) == 24 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.aPort) == 32
+            && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.bPort) == 34 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.tenant) == 36
+            && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.proto) == 38 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.state) == 39
+            && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.origGroup) == 58
+            && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.replyGroup) == 60
+    }
+
+    @inlinable @inline(__always)
+    var hash: UInt64 {
+        CanonicalFlowKey.hash(aHi: aHi, aLo: aLo, bHi: bHi, bLo: bLo,
+                              tail: UInt64(aPort) | UInt64(bPort) &<< 16 | UInt64(tenant) &<< 32 | UInt64(proto) &<< 48)
+    }
 }
 
 /// A `FlowKey` in canonical order, with the packet's direction relative to it.
@@ -69,52 +92,79 @@ struct CanonicalFlowKey {
     @usableFromInline var aLo: UInt64
     @usableFromInline var bHi: UInt64
     @usableFromInline var bLo: UInt64
-    @usableFromInline var aPort: UInt16
-    @usableFromInline var bPort: UInt16
-    @usableFromInline var tenant: UInt16
-    @usableFromInline var proto: UInt8
-    /// The packet's source is side A.
-    @usableFromInline var srcIsA: Bool
+    /// aPort | bPort << 16 | tenant << 32 | proto << 48: `FlowEntry`'s word at byte 32 without the state.
+    @usableFromInline var tail: UInt64
+    /// 1 when the packet's source is side A, else 0.
+    @usableFromInline var srcIsA: UInt64
+
+    @inlinable var aPort: UInt16 { UInt16(truncatingIfNeeded: tail) }
+    @inlinable var bPort: UInt16 { UInt16(truncatingIfNeeded: tail &>> 16) }
+    @inlinable var tenant: UInt16 { UInt16(truncatingIfNeeded: tail &>> 32) }
+    @inlinable var proto: UInt8 { UInt8(truncatingIfNeeded: tail &>> 48) }
 
     @inlinable @inline(__always)
     init(_ k: FlowKey) {
-        let srcFirst = k.src.hi != k.dst.hi ? k.src.hi < k.dst.hi
-            : k.src.lo != k.dst.lo ? k.src.lo < k.dst.lo : k.srcPort <= k.dstPort
-        if srcFirst {
-            aHi = k.src.hi; aLo = k.src.lo; bHi = k.dst.hi; bLo = k.dst.lo; aPort = k.srcPort; bPort = k.dstPort
-        } else {
-            aHi = k.dst.hi; aLo = k.dst.lo; bHi = k.src.hi; bLo = k.src.lo; aPort = k.dstPort; bPort = k.srcPort
+        self = withUnsafeTemporaryAllocation(of: CanonicalFlowKey.self, capacity: 1) { p in
+            CanonicalFlowKey.store(k, to: p.baseAddress!)
+            return p[0]
         }
-        tenant = k.tenant; proto = k.proto; srcIsA = srcFirst
+    }
+
+    /// Side A is the smaller (address, port) end. A packet's direction is as good as
+    /// random, so this is computed without a branch or a select on it (the compiler turns
+    /// a group of selects back into a branch, which then misses half the time): each end
+    /// is stored at an offset computed from the comparison.
+    @inlinable @inline(__always)
+    static func store(_ k: FlowKey, to p: UnsafeMutablePointer<CanonicalFlowKey>) {
+        let sh = k.src.hi, sl = k.src.lo, dh = k.dst.hi, dl = k.dst.lo
+        let sp = UInt64(k.srcPort), dp = UInt64(k.dstPort)
+        // (sh, sl, sp) <= (dh, dl, dp), from 0/1 words combined with bit operations.
+        let hiLT: UInt64 = sh < dh ? 1 : 0, hiEQ: UInt64 = sh == dh ? 1 : 0
+        let loLT: UInt64 = sl < dl ? 1 : 0, loEQ: UInt64 = sl == dl ? 1 : 0
+        let portLE: UInt64 = sp <= dp ? 1 : 0
+        let srcFirst = hiLT | (hiEQ & (loLT | (loEQ & portLE)))
+        let raw = UnsafeMutableRawPointer(p)
+        let srcAt = Int(truncatingIfNeeded: (1 &- srcFirst) &<< 4)  // 0 (side A) or 16 (side B)
+        raw.storeBytes(of: sh, toByteOffset: srcAt, as: UInt64.self)
+        raw.storeBytes(of: sl, toByteOffset: srcAt &+ 8, as: UInt64.self)
+        raw.storeBytes(of: dh, toByteOffset: 16 &- srcAt, as: UInt64.self)
+        raw.storeBytes(of: dl, toByteOffset: 24 &- srcAt, as: UInt64.self)
+        let shift = UInt64(srcAt)  // the source port goes to bits 16-31 when it is side B
+        let ports = sp &<< shift | dp &<< (16 &- shift)
+        raw.storeBytes(of: ports | UInt64(k.tenant) &<< 32 | UInt64(k.proto) &<< 48, toByteOffset: 32, as: UInt64.self)
+        raw.storeBytes(of: srcFirst, toByteOffset: 40, as: UInt64.self)
     }
 
     @inlinable @inline(__always)
-    var hash: UInt64 {
-        CanonicalFlowKey.hash(aHi: aHi, aLo: aLo, bHi: bHi, bLo: bLo, aPort: aPort, bPort: bPort, proto: proto, tenant: tenant)
-    }
+    var hash: UInt64 { CanonicalFlowKey.hash(aHi: aHi, aLo: aLo, bHi: bHi, bLo: bLo, tail: tail) }
 
+    /// The hash of a key given in either order (`FlowKey` or canonical): the two ends enter
+    /// only through their sum and xor, so the burst's first pass needs no canonical order.
+    /// One 64x64->128 multiply for IPv4 (the high address words are zero), two for IPv6.
     @inlinable @inline(__always)
-    static func hash(aHi: UInt64, aLo: UInt64, bHi: UInt64, bLo: UInt64, aPort: UInt16, bPort: UInt16,
-                     proto: UInt8, tenant: UInt16) -> UInt64 {
-        // The ports go where an IPv4-mapped address has zeros, the protocol and tenant beside b.
-        var h = PolicyHash.mix(aLo ^ (UInt64(aPort) << 48 | UInt64(bPort) << 32),
-                               bLo ^ (UInt64(proto) << 56 | UInt64(tenant) << 40))
-        if aHi | bHi != 0 { h = PolicyHash.mix(h ^ aHi, bHi) }
+    static func hash(aHi: UInt64, aLo: UInt64, bHi: UInt64, bLo: UInt64, tail: UInt64) -> UInt64 {
+        let ap = tail & 0xFFFF, bp = (tail &>> 16) & 0xFFFF
+        let ports = (ap &+ bp) | (ap ^ bp) &<< 17
+        var h = PolicyHash.mix((aLo &+ bLo) ^ (tail &>> 32) &<< 40, (aLo ^ bLo) ^ ports &<< 31)
+        if aHi | bHi != 0 { h = PolicyHash.mix(h ^ (aHi &+ bHi), aHi ^ bHi) }
         return h
     }
 
+    /// The hash of `k`'s connection (the same as its canonical key's).
+    @inlinable @inline(__always)
+    static func hash(_ k: FlowKey) -> UInt64 {
+        hash(aHi: k.src.hi, aLo: k.src.lo, bHi: k.dst.hi, bLo: k.dst.lo,
+             tail: UInt64(k.srcPort) | UInt64(k.dstPort) &<< 16 | UInt64(k.tenant) &<< 32 | UInt64(k.proto) &<< 48)
+    }
+
+    /// The entry holds this key (free or not: the caller checks the state). One branch.
     @inlinable @inline(__always)
     func matches(_ e: UnsafePointer<FlowEntry>) -> Bool {
-        e.pointee.aLo == aLo && e.pointee.bLo == bLo && e.pointee.aHi == aHi && e.pointee.bHi == bHi
-            && e.pointee.aPort == aPort && e.pointee.bPort == bPort
-            && e.pointee.proto == proto && e.pointee.tenant == tenant
-    }
-}
-
-extension FlowEntry {
-    @inlinable @inline(__always)
-    var hash: UInt64 {
-        CanonicalFlowKey.hash(aHi: aHi, aLo: aLo, bHi: bHi, bLo: bLo, aPort: aPort, bPort: bPort, proto: proto, tenant: tenant)
+        let p = UnsafeRawPointer(e)
+        let x = (p.load(as: UInt64.self) ^ aHi) | (p.load(fromByteOffset: 8, as: UInt64.self) ^ aLo)
+            | (p.load(fromByteOffset: 16, as: UInt64.self) ^ bHi) | (p.load(fromByteOffset: 24, as: UInt64.self) ^ bLo)
+            | ((p.load(fromByteOffset: 32, as: UInt64.self) ^ tail) & 0x00FF_FFFF_FFFF_FFFF)
+        return x == 0
     }
 }
 

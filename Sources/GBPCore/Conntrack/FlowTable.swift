@@ -8,17 +8,17 @@ struct FlowTableState {
     @usableFromInline var counters: ConntrackCounters
 }
 
-/// A burst packet between the two passes of `track(burst:...)`.
+/// A burst packet between the two passes of `track(burst:...)`: its canonical key and home slot.
 @frozen @usableFromInline
 struct BurstFlowSlot {
     @usableFromInline var key: CanonicalFlowKey
     @usableFromInline var home: Int
-    @usableFromInline var homeFree: Bool
-    @inlinable init(key: CanonicalFlowKey, home: Int, homeFree: Bool) { self.key = key; self.home = home; self.homeFree = homeFree }
+    @inlinable static var homeOffset: Int { MemoryLayout<BurstFlowSlot>.offset(of: \BurstFlowSlot.home)! }
 }
 
 /// Connection tracking for one worker: a linear-probing hash table of fixed capacity over
-/// one allocation of 64-byte entries, allocated at init and never again. Single-threaded:
+/// one allocation of 64-byte entries (one cache line each, key and state together, at a
+/// load of at most 1/2, so a hit reads one line), allocated at init and never again. Single-threaded:
 /// give each worker its own table (RSS keeps both directions of a connection on one worker
 /// when the key is symmetric).
 ///
@@ -71,6 +71,7 @@ public struct FlowTable: @unchecked Sendable {
     private init(capacity: Int, ticksPerSecond: UInt64, timeouts t: ConntrackTimeouts, memory raw: UnsafeMutableRawPointer, owned: Bool) {
         self.capacity = max(capacity, 1)
         self.ticksPerSecond = ticksPerSecond
+        precondition(FlowEntry.hasKeyWordLayout, "FlowEntry layout changed: see CanonicalFlowKey.matches")
         let n = FlowTable.slotCount(capacity: capacity)
         mask = n - 1
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: n * MemoryLayout<FlowEntry>.stride)
@@ -115,9 +116,9 @@ public struct FlowTable: @unchecked Sendable {
     @inlinable
     public func track(key: FlowKey, fields: PacketFields, now: UInt64, policy: CompiledPolicy) -> Verdict {
         guard FlowTable.isTracked(key.proto, fields) else { return policy.classify(tenant: key.tenant, fields: fields) }
-        let ck = CanonicalFlowKey(key)
+        let k = CanonicalFlowKey(key)
         return withUnsafePointer(to: fields) { f in
-            track(ck, home: Int(truncatingIfNeeded: ck.hash) & mask, homeFree: false, fields: f, now: now, policy: policy)
+            track(k, home: Int(truncatingIfNeeded: k.hash) & mask, fields: f, now: now, policy: policy)
         }
     }
 
@@ -130,113 +131,199 @@ public struct FlowTable: @unchecked Sendable {
         return true
     }
 
-    /// Lookup from the key's home slot (`homeFree`: found free by a burst's first pass), then hit or admit.
+    /// Lookup from the key's home slot, then hit or admit.
     @inlinable @inline(__always)
-    func track(_ ck: CanonicalFlowKey, home: Int, homeFree: Bool, fields: UnsafePointer<PacketFields>, now: UInt64,
+    func track(_ k: CanonicalFlowKey, home: Int, fields: UnsafePointer<PacketFields>, now: UInt64,
                policy: CompiledPolicy) -> Verdict {
-        // Checked again: an earlier packet of the burst may have taken the slot since.
-        if homeFree && slots[home].state == FlowStateCode.free {
-            return admit(ck, at: home, reusing: false, fields: fields, now: now, policy: policy)
-        }
+        let slots = self.slots, mask = self.mask
         var s = home
         var reuse = -1
         while true {
             let e = slots + s
             if e.pointee.state == FlowStateCode.free { break }
-            if ck.matches(e) {
+            if k.matches(e) {
                 if e.pointee.expires > now {
-                    return hit(e, ck, fields: fields, now: now, policy: policy)
+                    // From the opener when the packet's side A is the opener's.
+                    let fromOrig = 1 ^ (UInt8(truncatingIfNeeded: k.srcIsA) ^ (e.pointee.flags & FlowFlag.origIsA))
+                    return hit(e, k, fromOrig: fromOrig, fields: fields, now: now, policy: policy)
                 }
-                return admit(ck, at: s, reusing: true, fields: fields, now: now, policy: policy)
+                return admit(k, at: s, reusing: true, fields: fields, now: now, policy: policy)
             }
             if reuse < 0 && e.pointee.expires <= now { reuse = s }
             s = (s &+ 1) & mask
         }
-        return admit(ck, at: reuse >= 0 ? reuse : s, reusing: reuse >= 0, fields: fields, now: now, policy: policy)
+        return admit(k, at: reuse >= 0 ? reuse : s, reusing: reuse >= 0, fields: fields, now: now, policy: policy)
     }
 
-    /// `verdicts[i]` = `track(key: keys[i], fields: fields[i], ...)` for a burst, with the
-    /// home slots of up to 32 packets read before any is processed, so that their cache
-    /// misses overlap.
+    /// `verdicts[i]` = `track(key: keys[i], fields: fields[i], ...)` for a burst, in two
+    /// passes over up to 32 packets, so that the cache misses of the whole burst overlap:
+    ///
+    /// 1. hash every key (a hash of either order of the ends), prefetch its home slot and
+    ///    the next one (linear probing leaves a fifth of the entries one slot further; a
+    ///    slot is a cache line), and put the key in canonical order;
+    /// 2. in order (packets of one burst may belong to one connection, and each sees what
+    ///    the earlier ones did): the common case, a live entry in one of those two slots
+    ///    with nothing to change but its expiry, inline; anything else by `track`.
     @inlinable
     public func track(burst count: Int, keys: UnsafePointer<FlowKey>, fields: UnsafePointer<PacketFields>,
                       now: UInt64, policy: CompiledPolicy, verdicts: UnsafeMutablePointer<Verdict>) {
-        withUnsafeTemporaryAllocation(of: BurstFlowSlot.self, capacity: 32) { scratch in
-            let st = scratch.baseAddress!
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 32) { scratch in
+            let homes = scratch.baseAddress!
+            let slots = self.slots, mask = self.mask, timeouts = self.timeoutTicks, epoch = policy.epoch
             var start = 0
+            var hits: UInt64 = 0
             while start < count {
                 let n = min(32, count &- start)
                 for i in 0..<n {
-                    let ck = CanonicalFlowKey(keys[start &+ i])
-                    let home = Int(truncatingIfNeeded: ck.hash) & mask
-                    (st + i).initialize(to: BurstFlowSlot(key: ck, home: home, homeFree: slots[home].state == FlowStateCode.free))
+                    let home = Int(truncatingIfNeeded: CanonicalFlowKey.hash(keys[start &+ i])) & mask
+                    prefetch(slots + home)
+                    prefetch(slots + ((home &+ 1) & mask))
+                    homes[i] = home
                 }
                 for i in 0..<n {
                     let j = start &+ i
                     let f = fields + j
-                    if FlowTable.isTracked(keys[j].proto, f.pointee) {
-                        verdicts[j] = track(st[i].key, home: st[i].home, homeFree: st[i].homeFree, fields: f,
-                                            now: now, policy: policy)
-                    } else {
-                        verdicts[j] = policy.classify(tenant: keys[j].tenant, fields: f.pointee)
+                    let key = keys + j
+                    let proto = key.pointee.proto
+                    guard FlowTable.isTracked(proto, f.pointee) else {
+                        verdicts[j] = FlowTable.classifyUntracked(tenant: key.pointee.tenant, fields: f, policy: policy)
+                        continue
                     }
+                    // The entry holds the key in canonical order: the packet's in either direction.
+                    let sh = key.pointee.src.hi, sl = key.pointee.src.lo, dh = key.pointee.dst.hi, dl = key.pointee.dst.lo
+                    let sp = UInt64(key.pointee.srcPort), dp = UInt64(key.pointee.dstPort)
+                    let rest = UInt64(key.pointee.tenant) &<< 32 | UInt64(proto) &<< 48
+                    let fwdTail = sp | dp &<< 16 | rest, revTail = dp | sp &<< 16 | rest
+                    let home = homes[i]
+                    var e = slots + home
+                    var m = FlowTable.mismatch(e, sh, sl, dh, dl, fwdTail, revTail)
+                    if m.both != 0 {
+                        e = slots + ((home &+ 1) & mask)
+                        m = FlowTable.mismatch(e, sh, sl, dh, dl, fwdTail, revTail)
+                    }
+                    let entryState = e.pointee.state
+                    if m.both == 0 && e.pointee.expires > now && e.pointee.epoch == epoch
+                        && (proto != 6 || (entryState == FlowStateCode.tcpEstablished && f.pointee.tcpFlags & 0x07 == 0)) {
+                        // A live connection with nothing to change but its expiry (TCP: data and ACKs).
+                        e.pointee.expires = now &+ timeouts[Int(entryState)]
+                        hits &+= 1
+                        // From the opener when the packet's source is the opener's side.
+                        verdicts[j] = FlowTable.hitVerdict(e, fromOrig: 1 ^ (m.srcIsA ^ (e.pointee.flags & FlowFlag.origIsA)))
+                        continue
+                    }
+                    verdicts[j] = trackOutOfLine(key, home: home, fields: f, now: now, policy: policy)
                 }
                 start &+= n
             }
+            state.pointee.counters.hits &+= hits
         }
     }
 
-    /// A packet of a live connection.
+    /// Whether entry `e`, in use, holds the key given as its two ends and its key word in
+    /// the packet's direction (`fwdTail`) and the other (`revTail`): `both` is 0 when it
+    /// does, either way round, and `srcIsA` 1 when the packet's source is the entry's side A.
+    /// (The two comparisons are combined with arithmetic: a branch on either would follow
+    /// the packet's direction, which is as good as random.)
     @inlinable @inline(__always)
-    func hit(_ e: UnsafeMutablePointer<FlowEntry>, _ ck: CanonicalFlowKey, fields: UnsafePointer<PacketFields>,
+    static func mismatch(_ e: UnsafePointer<FlowEntry>, _ sh: UInt64, _ sl: UInt64, _ dh: UInt64, _ dl: UInt64,
+                         _ fwdTail: UInt64, _ revTail: UInt64) -> (both: UInt64, srcIsA: UInt8) {
+        let p = UnsafeRawPointer(e)
+        let w0 = p.load(as: UInt64.self), w1 = p.load(fromByteOffset: 8, as: UInt64.self)
+        let w2 = p.load(fromByteOffset: 16, as: UInt64.self), w3 = p.load(fromByteOffset: 24, as: UInt64.self)
+        let w4 = p.load(fromByteOffset: 32, as: UInt64.self)
+        let key = w4 & 0x00FF_FFFF_FFFF_FFFF
+        let fwd = (w0 ^ sh) | (w1 ^ sl) | (w2 ^ dh) | (w3 ^ dl) | (key ^ fwdTail)
+        let rev = (w0 ^ dh) | (w1 ^ dl) | (w2 ^ sh) | (w3 ^ sl) | (key ^ revTail)
+        // 1 when fwd is 0: the top bit of ~x & (x - 1) is set only for x = 0.
+        let fwdZero = (~fwd & (fwd &- 1)) &>> 63
+        let revZero = (~rev & (rev &- 1)) &>> 63
+        let free = w4 &>> 56 == UInt64(FlowStateCode.free) ? 1 as UInt64 : 0
+        return ((fwdZero | revZero) ^ 1 | free, UInt8(truncatingIfNeeded: fwdZero))
+    }
+
+    /// A burst packet that is not the common hit.
+    @inlinable @inline(never)
+    func trackOutOfLine(_ key: UnsafePointer<FlowKey>, home: Int, fields: UnsafePointer<PacketFields>, now: UInt64,
+                        policy: CompiledPolicy) -> Verdict {
+        track(CanonicalFlowKey(key.pointee), home: home, fields: fields, now: now, policy: policy)
+    }
+
+    /// The verdict of a packet of a live connection; `fromOrig` is 1 when it comes from the opener.
+    @inlinable @inline(__always)
+    static func hitVerdict(_ e: UnsafePointer<FlowEntry>, fromOrig: UInt8) -> Verdict {
+        let g = FlowTable.groups(e, fromOrig: fromOrig)
+        // .established (2) from the opener, .reply (3) from the other side.
+        return Verdict(allowed: true, reason: nil, log: e.pointee.flags & FlowFlag.log != 0,
+                       flow: unsafeBitCast(3 &- fromOrig, to: FlowState.self),
+                       contract: e.pointee.contract, rule: e.pointee.rule, srcGroup: g.src, dstGroup: g.dst)
+    }
+
+    /// Non-IP frames and ICMP other than echo, out of the burst loop.
+    @inlinable @inline(never)
+    static func classifyUntracked(tenant: UInt16, fields: UnsafePointer<PacketFields>, policy: CompiledPolicy) -> Verdict {
+        policy.classify(tenant: tenant, fields: fields.pointee)
+    }
+
+    /// A packet of a live connection; `fromOrig` is 1 when it comes from the opener.
+    @inlinable @inline(__always)
+    func hit(_ e: UnsafeMutablePointer<FlowEntry>, _ k: CanonicalFlowKey, fromOrig: UInt8, fields: UnsafePointer<PacketFields>,
              now: UInt64, policy: CompiledPolicy) -> Verdict {
-        let fromOrig = ck.srcIsA == (e.pointee.flags & FlowFlag.origIsA != 0)
         if e.pointee.epoch != policy.epoch {
-            if let drop = recheck(e, ck, fromOrig: fromOrig, policy: policy) { return drop }
+            if let drop = recheck(e, fromOrig: fromOrig != 0, policy: policy) { return drop }
         }
         var st = e.pointee.state
-        if ck.proto == 6 {
-            switch TCPTracker.step(state: st, entryFlags: e.pointee.flags, tcpFlags: fields.pointee.tcpFlags, fromOrig: fromOrig) {
-            case .ok(let next, let flags):
+        let flags = e.pointee.flags
+        let tcpFlags = fields.pointee.tcpFlags
+        if k.proto == 6 && !(st == FlowStateCode.tcpEstablished && tcpFlags & (0x01 | 0x02 | 0x04) == 0) {
+            // Not the common case of data and ACKs on an established connection.
+            switch TCPTracker.slowStep(state: st, entryFlags: flags, tcpFlags: tcpFlags, fromOrig: fromOrig != 0) {
+            case .ok(let next, let nextFlags):
                 st = next
                 e.pointee.state = next
-                e.pointee.flags = flags
+                e.pointee.flags = nextFlags
             case .invalid:
                 state.pointee.counters.invalid &+= 1
-                return Verdict(allowed: false, reason: .conntrackInvalid, flow: fromOrig ? .established : .reply,
-                               srcGroup: fromOrig ? e.pointee.origGroup : e.pointee.replyGroup,
-                               dstGroup: fromOrig ? e.pointee.replyGroup : e.pointee.origGroup)
+                let g = FlowTable.groups(e, fromOrig: fromOrig)
+                return Verdict(allowed: false, reason: .conntrackInvalid, flow: fromOrig != 0 ? .established : .reply,
+                               srcGroup: g.src, dstGroup: g.dst)
             case .reopen:
-                return admit(ck, at: e - slots, reusing: true, fields: fields, now: now, policy: policy)
+                return admit(k, at: e - slots, reusing: true, fields: fields, now: now, policy: policy)
             }
         }
         e.pointee.expires = now &+ timeoutTicks[Int(st)]
         state.pointee.counters.hits &+= 1
-        return Verdict(allowed: true, reason: nil, log: e.pointee.flags & FlowFlag.log != 0,
-                       flow: fromOrig ? .established : .reply,
-                       contract: e.pointee.contract, rule: e.pointee.rule,
-                       srcGroup: fromOrig ? e.pointee.origGroup : e.pointee.replyGroup,
-                       dstGroup: fromOrig ? e.pointee.replyGroup : e.pointee.origGroup)
+        return FlowTable.hitVerdict(e, fromOrig: fromOrig)
+    }
+
+    /// The packet's source and destination groups: the entry's (opener, other side)
+    /// groups, swapped for a reply, without a branch on the direction.
+    @inlinable @inline(__always)
+    static func groups(_ e: UnsafePointer<FlowEntry>, fromOrig: UInt8) -> (src: UInt16, dst: UInt16) {
+        let w = UnsafeRawPointer(e).loadUnaligned(fromByteOffset: 58, as: UInt32.self)  // origGroup | replyGroup << 16
+        let r = UInt32(1 &- fromOrig) &<< 4  // 0 from the opener, 16 for a reply
+        let v = w &>> r | w &<< (32 &- r)
+        return (UInt16(truncatingIfNeeded: v), UInt16(truncatingIfNeeded: v &>> 16))
     }
 
     /// First packet seen under a new policy: classify the connection again, as its opener
     /// sent it. Returns the drop when the connection is removed, nil when it goes on.
     @inlinable @inline(never)
-    func recheck(_ e: UnsafeMutablePointer<FlowEntry>, _ ck: CanonicalFlowKey, fromOrig: Bool,
-                 policy: CompiledPolicy) -> Verdict? {
+    func recheck(_ e: UnsafeMutablePointer<FlowEntry>, fromOrig: Bool, policy: CompiledPolicy) -> Verdict? {
         state.pointee.counters.rechecked &+= 1
         let origIsA = e.pointee.flags & FlowFlag.origIsA != 0
+        let a = IPAddress(hi: e.pointee.aHi, lo: e.pointee.aLo), b = IPAddress(hi: e.pointee.bHi, lo: e.pointee.bLo)
         var f = PacketFields()
-        f.src = origIsA ? IPAddress(hi: ck.aHi, lo: ck.aLo) : IPAddress(hi: ck.bHi, lo: ck.bLo)
-        f.dst = origIsA ? IPAddress(hi: ck.bHi, lo: ck.bLo) : IPAddress(hi: ck.aHi, lo: ck.aLo)
-        f.srcPort = origIsA ? ck.aPort : ck.bPort
-        f.dstPort = origIsA ? ck.bPort : ck.aPort
+        f.src = origIsA ? a : b
+        f.dst = origIsA ? b : a
+        f.srcPort = origIsA ? e.pointee.aPort : e.pointee.bPort
+        f.dstPort = origIsA ? e.pointee.bPort : e.pointee.aPort
         f.kind = f.src.isIPv4 ? .ipv4 : .ipv6
         f.etherType = f.src.isIPv4 ? 0x0800 : 0x86DD
-        f.ipProto = ck.proto
-        f.icmpType = ck.proto == 1 ? 8 : ck.proto == 58 ? 128 : 0  // only echo is tracked
+        let proto = e.pointee.proto
+        f.ipProto = proto
+        f.icmpType = proto == 1 ? 8 : proto == 58 ? 128 : 0  // only echo is tracked
         f.tcpFlags = TCPTracker.syn
-        let v = policy.classify(tenant: ck.tenant, fields: f)
+        let v = policy.classify(tenant: e.pointee.tenant, fields: f)
         e.pointee.epoch = policy.epoch
         if v.allowed {
             let keep = v.contract != CompiledPolicy.noContract && policy.contract(v.contract).keep
@@ -266,12 +353,12 @@ public struct FlowTable: @unchecked Sendable {
     /// A packet with no live entry: classify, and admit the connection in slot `at`
     /// (a free slot, or an expired one when `reusing`) if allowed and there is room.
     @inlinable @inline(never)
-    func admit(_ ck: CanonicalFlowKey, at slot: Int, reusing: Bool, fields: UnsafePointer<PacketFields>,
+    func admit(_ k: CanonicalFlowKey, at slot: Int, reusing: Bool, fields: UnsafePointer<PacketFields>,
                now: UInt64, policy: CompiledPolicy) -> Verdict {
-        var v = policy.classify(tenant: ck.tenant, fields: fields.pointee)
+        var v = policy.classify(tenant: k.tenant, fields: fields.pointee)
         guard v.allowed else { return v }
         let initial: UInt8
-        switch ck.proto {
+        switch k.proto {
         case 6:
             guard TCPTracker.opens(fields.pointee.tcpFlags) else {
                 state.pointee.counters.invalid &+= 1
@@ -292,13 +379,13 @@ public struct FlowTable: @unchecked Sendable {
                 state.pointee.counters.fullDrops &+= 1
                 return Verdict(allowed: false, reason: .conntrackFull, srcGroup: v.srcGroup, dstGroup: v.dstGroup)
             }
-            target = freeSlot(for: ck)  // reclaiming may have moved entries
+            target = freeSlot(for: k)  // reclaiming may have moved entries
         }
         let keep = v.contract != CompiledPolicy.noContract && policy.contract(v.contract).keep
-        let flags = (ck.srcIsA ? FlowFlag.origIsA : 0) | (v.log ? FlowFlag.log : 0) | (keep ? FlowFlag.keep : 0)
+        let flags = (k.srcIsA != 0 ? FlowFlag.origIsA : 0) | (v.log ? FlowFlag.log : 0) | (keep ? FlowFlag.keep : 0)
         let expiredBefore = reusing && slots[target].expires <= now
         slots[target] = FlowEntry(
-            ck, state: initial, expires: now &+ timeoutTicks[Int(initial)], epoch: policy.epoch,
+            k, state: initial, expires: now &+ timeoutTicks[Int(initial)], epoch: policy.epoch,
             rule: v.rule, contract: v.contract, origGroup: v.srcGroup, replyGroup: v.dstGroup, flags: flags)
         if !reusing { state.pointee.count &+= 1 }
         if expiredBefore { state.pointee.counters.expired &+= 1 }
@@ -309,8 +396,8 @@ public struct FlowTable: @unchecked Sendable {
 
     /// The free slot where a key known to be absent goes.
     @inlinable
-    func freeSlot(for ck: CanonicalFlowKey) -> Int {
-        var s = Int(truncatingIfNeeded: ck.hash) & mask
+    func freeSlot(for k: CanonicalFlowKey) -> Int {
+        var s = Int(truncatingIfNeeded: k.hash) & mask
         while slots[s].state != FlowStateCode.free { s = (s &+ 1) & mask }
         return s
     }
@@ -367,10 +454,10 @@ public struct FlowTable: @unchecked Sendable {
     /// Removes the connection of `key` (either direction). Returns whether it was there.
     @discardableResult
     public func remove(key: FlowKey) -> Bool {
-        let ck = CanonicalFlowKey(key)
-        var s = Int(truncatingIfNeeded: ck.hash) & mask
+        let k = CanonicalFlowKey(key)
+        var s = Int(truncatingIfNeeded: k.hash) & mask
         while slots[s].state != FlowStateCode.free {
-            if ck.matches(slots + s) { remove(at: s); return true }
+            if k.matches(slots + s) { remove(at: s); return true }
             s = (s &+ 1) & mask
         }
         return false
@@ -378,10 +465,10 @@ public struct FlowTable: @unchecked Sendable {
 
     /// The TCP state name of the connection of `key`, for tests and debugging.
     public func stateName(of key: FlowKey) -> String? {
-        let ck = CanonicalFlowKey(key)
-        var s = Int(truncatingIfNeeded: ck.hash) & mask
+        let k = CanonicalFlowKey(key)
+        var s = Int(truncatingIfNeeded: k.hash) & mask
         while slots[s].state != FlowStateCode.free {
-            if ck.matches(slots + s) {
+            if k.matches(slots + s) {
                 return ["free", "udp", "sctp", "icmp", "other", "syn_sent", "syn_received", "established",
                         "closing", "time_wait", "closed"][Int(slots[s].state)]
             }

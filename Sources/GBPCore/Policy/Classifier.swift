@@ -24,9 +24,10 @@
 // that group, ahead of its intra_group default.
 //
 // The compiler precomputes step 4-5 per (source group, destination group, traffic class)
-// as intervals of a 16-bit key, so a lookup costs two hash probes for the addresses, one
-// for the group pair and a binary search over the pair's few intervals, whatever the
-// number of rules in the policy.
+// as intervals of a 16-bit key, so a lookup costs two perfect-hash reads for the
+// addresses (IPv4; EndpointTable.swift), one for the group pair's 128-byte line
+// (RuleLines.swift) and a binary search over the pair's few intervals in that line,
+// whatever the number of rules in the policy.
 
 extension CompiledPolicy {
     /// The group (and endpoint, if any) of an address in `tenant`: endpoint first, then external prefixes.
@@ -64,22 +65,30 @@ extension CompiledPolicy {
             return .drop(.externalDenied, srcGroup: src.group, dstGroup: dst.group)
         }
         let (cls, key) = TrafficClass.classify(f)
-        return verdict(pairs.decide(src: src.group, dst: dst.group, cls: cls, key: key), src: src, dst: dst)
+        let d = lines.decide(line: lines.line(src: src.group, dst: dst.group),
+                                     pairKey: UInt32(src.group) << 16 | UInt32(dst.group),
+                                     cls: cls.rawValue, key: key, blocks: pairs)
+        return verdict(d, srcGroup: src.group, dstGroup: dst.group)
     }
 
     /// Steps 5-6: the verdict from the winning rule, or the default when none matched.
     @inlinable @inline(__always)
     func verdict(_ d: RuleDecision, src: GroupMatch, dst: GroupMatch) -> Verdict {
+        verdict(d, srcGroup: src.group, dstGroup: dst.group)
+    }
+
+    @inlinable @inline(__always)
+    func verdict(_ d: RuleDecision, srcGroup s: UInt16, dstGroup t: UInt16) -> Verdict {
         if d.isRule {
             return Verdict(allowed: d.allow, reason: d.allow ? nil : .deniedByRule, log: d.log,
-                           contract: d.contract, rule: d.rule, srcGroup: src.group, dstGroup: dst.group)
+                           contract: d.contract, rule: d.rule, srcGroup: s, dstGroup: t)
         }
-        if src.group == dst.group {
-            if groupRecords[Int(src.group)].intraDeny {
-                return .drop(.intraGroupDenied, srcGroup: src.group, dstGroup: dst.group)
+        if s == t {
+            if groupRecords[Int(s)].intraDeny {
+                return .drop(.intraGroupDenied, srcGroup: s, dstGroup: t)
             }
-            return Verdict(allowed: true, reason: nil, srcGroup: src.group, dstGroup: dst.group)
+            return Verdict(allowed: true, reason: nil, srcGroup: s, dstGroup: t)
         }
-        return .drop(.noContract, srcGroup: src.group, dstGroup: dst.group)
+        return .drop(.noContract, srcGroup: s, dstGroup: t)
     }
 }

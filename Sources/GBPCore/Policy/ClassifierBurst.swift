@@ -1,45 +1,31 @@
-/// Burst classification: the same verdicts as `classify`, in two passes over a burst so
-/// that the endpoint-table reads of many packets are in flight at once (as DPDK's bulk
-/// lookups do): the first pass reads the home slots of both addresses of every packet and
-/// keeps what they say, the second finishes each packet from there. The first pass's reads
-/// are real uses (their values go on), so they stay early. The rule lookups of consecutive
-/// packets in the second pass are independent, so the CPU overlaps their misses too.
+/// Burst classification: the same verdicts as `classify`, in three passes over up to 32
+/// packets so that the memory reads of all packets are in flight at once, the way DPDK's
+/// bulk lookups work:
+///
+/// 1. hash both IPv4 addresses of every packet and prefetch their endpoint entries;
+/// 2. read those entries (groups), and hash and prefetch every packet's pair line;
+/// 3. decide every packet from its pair line (and for a pair in split format, its
+///    decision, from a small array), or for a pair in an extended line (RuleLines.swift),
+///    prefetch that and
+/// 4. decide those packets.
+///
+/// The prefetches are real `prefetcht0` instructions (Prefetch.swift): each pass issues
+/// the reads of the next for the whole burst before any of them is waited on. IPv6 and
+/// non-IP frames, and addresses that are no endpoint (external prefixes), take the
+/// one-packet path in pass 2.
 
-/// What stage 1 learnt from an address's home slot.
-@frozen @usableFromInline
-struct AddressPeek {
-    /// 0: not found (empty home slot); 1: found; 2: keep probing.
-    @usableFromInline var state: UInt8
-    @usableFromInline var match: GroupMatch
-
-    @inlinable init(state: UInt8, match: GroupMatch) { self.state = state; self.match = match }
-}
-
-/// Per-packet state between the two passes of a burst.
+/// Per-packet state between the passes of a burst.
 @frozen @usableFromInline
 struct BurstSlot {
-    @usableFromInline var src: GroupMatch
-    @usableFromInline var dst: GroupMatch
-    /// `AddressPeek.state` of the source (bits 0-7) and destination (bits 8-15).
-    @usableFromInline var peeks: UInt32
-}
-
-extension EndpointTable {
-    /// The answer of the home slot alone for an IPv4 address, for burst stage 1.
-    @inlinable @inline(__always)
-    func peek(tenant: UInt16, ip: IPAddress) -> AddressPeek {
-        let slot: (endpoint: UInt32, group: UInt16, matches: Bool)
-        if ip.isIPv4 {
-            let p = v4Slots + (Int(truncatingIfNeeded: PolicyHash.v4(tenant: tenant, ip.v4)) & v4Mask)
-            slot = (p.pointee.endpoint, p.pointee.group, p.pointee.ip == ip.v4 && p.pointee.tenant == tenant)
-        } else {
-            let p = v6Slots + (Int(truncatingIfNeeded: PolicyHash.v6(tenant: tenant, ip)) & v6Mask)
-            slot = (p.pointee.endpoint, p.pointee.group, p.pointee.lo == ip.lo && p.pointee.hi == ip.hi && p.pointee.tenant == tenant)
-        }
-        if slot.endpoint == CompiledPolicy.noEndpoint { return AddressPeek(state: 0, match: GroupMatch(group: 0, endpoint: 0)) }
-        if slot.matches { return AddressPeek(state: 1, match: GroupMatch(group: slot.group, endpoint: slot.endpoint)) }
-        return AddressPeek(state: 2, match: GroupMatch(group: 0, endpoint: 0))
-    }
+    /// Pass 1 -> 2: the IPv4 endpoint entries of the source and the destination.
+    @usableFromInline var srcEntry: UnsafePointer<UInt64>
+    @usableFromInline var dstEntry: UnsafePointer<UInt64>
+    /// Pass 2 -> 3: the pair's line and key.
+    @usableFromInline var line: UnsafeRawPointer
+    @usableFromInline var pairKey: UInt32
+    /// 0: on the fast path; 1: IPv6 or non-IP (one-packet path); 2: verdict written;
+    /// 3: decided in pass 4 (`line` is then the extended line).
+    @usableFromInline var mode: UInt8
 }
 
 extension CompiledPolicy {
@@ -64,47 +50,114 @@ extension CompiledPolicy {
     @inlinable @inline(__always)
     func classifyChunk(_ n: Int, _ tenants: UnsafePointer<UInt16>, _ fields: UnsafePointer<PacketFields>,
                        _ out: UnsafeMutablePointer<Verdict>, _ st: UnsafeMutablePointer<BurstSlot>) {
-        // 1. Home slots of both addresses of every IP packet (their misses overlap).
+        // The tables in locals: stores to `st` and `out` could otherwise alias them.
+        let v4 = endpoints.v4, v4Entries = endpoints.v4Entries
+        let pairShape = lines.shape, pairLines = lines.lines
+        // 1-2. Groups and pair line of every packet: the endpoint entries are read at once
+        // (the IPv4 table is small: 8 bytes per slot, in L2 for 10k endpoints, and the
+        // reads of consecutive packets overlap); the pair lines, larger, are prefetched.
         for i in 0..<n {
             let f = fields + i
-            if f.pointee.kind == .ipv4 || f.pointee.kind == .ipv6 {
-                let ps = endpoints.peek(tenant: tenants[i], ip: f.pointee.src)
-                let pd = endpoints.peek(tenant: tenants[i], ip: f.pointee.dst)
-                st[i].src = ps.match
-                st[i].dst = pd.match
-                st[i].peeks = UInt32(ps.state) | UInt32(pd.state) << 8
-            }
-        }
-        // 2. Each packet on to its verdict, starting from what its home slots said.
-        for i in 0..<n {
-            let f = fields + i
-            guard f.pointee.kind == .ipv4 || f.pointee.kind == .ipv6 else {
-                out[i] = classify(tenant: tenants[i], fields: f.pointee)
+            let s = f.pointee.src, d = f.pointee.dst
+            // An IP packet with two IPv4 addresses (::ffff:a.b.c.d), in one test.
+            let notV4 = (UInt64(f.pointee.kind.rawValue & 0xFE) ^ 2) | s.hi | d.hi
+                | ((s.lo &>> 32) ^ 0xFFFF) | ((d.lo &>> 32) ^ 0xFFFF)
+            if notV4 != 0 {
+                st[i].mode = 1
+                out[i] = classifyOnePacket(tenant: tenants[i], fields: f)
                 continue
             }
-            let t = tenants[i]
-            let ps = UInt8(truncatingIfNeeded: st[i].peeks), pd = UInt8(truncatingIfNeeded: st[i].peeks >> 8)
-            var src = st[i].src, dst = st[i].dst
-            if ps != 1 {
-                guard let m = ps == 2 ? resolve(tenant: t, ip: f.pointee.src) : resolveExternal(tenant: t, ip: f.pointee.src) else {
-                    out[i] = .drop(.unknownSource); continue
+            let t = UInt64(tenants[i]) << 32
+            let ks = t | UInt64(s.v4), kd = t | UInt64(d.v4)
+            var gs = EndpointTable.group(entry: v4Entries[v4.slot(PolicyHash.v4(key: ks, seed: v4.seed))], key: ks)
+            var gd = EndpointTable.group(entry: v4Entries[v4.slot(PolicyHash.v4(key: kd, seed: v4.seed))], key: kd)
+            if gs == CompiledPolicy.noGroup || gd == CompiledPolicy.noGroup {
+                // Not endpoints: external prefixes, or unknown.
+                guard let m = resolvePartly(tenant: tenants[i], fields: f, srcGroup: gs, dstGroup: gd, out: out + i) else {
+                    st[i].mode = 2
+                    continue
                 }
-                src = m
+                gs = m.src; gd = m.dst
             }
-            if pd != 1 {
-                guard let m = pd == 2 ? resolve(tenant: t, ip: f.pointee.dst) : resolveExternal(tenant: t, ip: f.pointee.dst) else {
-                    out[i] = .drop(.unknownDestination, srcGroup: src.group); continue
-                }
-                dst = m
+            let k = UInt32(gs) << 16 | UInt32(gd)
+            let line = UnsafeRawPointer(pairLines + pairShape.slot(PolicyHash.pair(k, seed: pairShape.seed)) &* RuleLineTable.lineBytes)
+            prefetch(line)
+            prefetch(line + 64)
+            st[i].line = line
+            st[i].pairKey = k
+            st[i].mode = 0
+        }
+        // 3. Decisions.
+        var deferred = 0
+        for i in 0..<n where st[i].mode == 0 {
+            let k = st[i].pairKey
+            let line = st[i].line
+            let head = line.load(as: UInt64.self)
+            let (cls, key) = lines.classAndKey(fields + i)
+            let d: RuleDecision
+            if UInt32(truncatingIfNeeded: head) != k {
+                d = .noDecision
+            } else if UInt8(truncatingIfNeeded: head &>> 32) == RuleLineTable.formatInline {
+                d = RuleLineTable.decideInline(line, cls: cls, key: key)
+            } else if UInt8(truncatingIfNeeded: head &>> 32) == RuleLineTable.formatSplit {
+                // The split decisions are few (8 bytes per rule of such pairs): read at once.
+                let at = RuleLineTable.splitDecision(line, cls: cls, key: key, split: lines.splitDecisions)
+                d = at.map { RuleDecision(bits: $0.pointee) } ?? .noDecision
+            } else if UInt8(truncatingIfNeeded: head &>> 32) == RuleLineTable.formatExtended {
+                let ext = lines.extendedLine(line)
+                for l in 0..<Int(line.load(fromByteOffset: 12, as: UInt8.self)) { prefetch(ext + l &* 64) }
+                st[i].line = ext
+                st[i].mode = 3
+                deferred &+= 1
+                continue
+            } else {
+                d = RuleLineTable.decideOutOfLine(line, cls: cls, key: key, blocks: pairs, extended: lines.extended,
+                                                  split: lines.splitDecisions)
             }
-            out[i] = decide(src: src, dst: dst, fields: f.pointee)
+            out[i] = verdict(d, srcGroup: UInt16(truncatingIfNeeded: k &>> 16), dstGroup: UInt16(truncatingIfNeeded: k))
+        }
+        // 4. Pairs in extended lines.
+        if deferred != 0 {
+            for i in 0..<n where st[i].mode == 3 {
+                let k = st[i].pairKey
+                let (cls, key) = lines.classAndKey(fields + i)
+                let d = RuleLineTable.decideExtended(st[i].line, cls: cls, key: key)
+                out[i] = verdict(d, srcGroup: UInt16(truncatingIfNeeded: k &>> 16), dstGroup: UInt16(truncatingIfNeeded: k))
+            }
         }
     }
 
-    /// External prefixes only (the address is known not to be an endpoint).
-    @inlinable @inline(__always)
-    func resolveExternal(tenant: UInt16, ip: IPAddress) -> GroupMatch? {
-        guard let g = externals.lookup(tenant: tenant, ip: ip) else { return nil }
-        return GroupMatch(group: g, endpoint: CompiledPolicy.noEndpoint)
+    /// The one-packet path, out of line (IPv6 and non-IP frames in a burst).
+    @inlinable @inline(never)
+    func classifyOnePacket(tenant: UInt16, fields: UnsafePointer<PacketFields>) -> Verdict {
+        classify(tenant: tenant, fields: fields.pointee)
+    }
+
+    /// Finishes resolving an IPv4 packet one of whose addresses is no endpoint (group
+    /// `noGroup` from the endpoint table): external prefixes, then the drops of steps 1-3.
+    /// Returns the groups, or nil after writing the verdict to `out`.
+    @inlinable @inline(never)
+    func resolvePartly(tenant: UInt16, fields f: UnsafePointer<PacketFields>, srcGroup: UInt16, dstGroup: UInt16,
+                       out: UnsafeMutablePointer<Verdict>) -> (src: UInt16, dst: UInt16)? {
+        var s = srcGroup, d = dstGroup
+        if s == CompiledPolicy.noGroup {
+            guard let g = externals.lookup(tenant: tenant, ip: f.pointee.src) else {
+                out.pointee = .drop(.unknownSource)
+                return nil
+            }
+            s = g
+        }
+        if d == CompiledPolicy.noGroup {
+            guard let g = externals.lookup(tenant: tenant, ip: f.pointee.dst) else {
+                out.pointee = .drop(.unknownDestination, srcGroup: s)
+                return nil
+            }
+            d = g
+        }
+        if srcGroup == CompiledPolicy.noGroup && dstGroup == CompiledPolicy.noGroup {
+            out.pointee = .drop(.externalDenied, srcGroup: s, dstGroup: d)
+            return nil
+        }
+        return (s, d)
     }
 }

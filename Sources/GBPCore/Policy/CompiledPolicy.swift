@@ -38,6 +38,9 @@ public struct CompiledPolicy: @unchecked Sendable {
     public let endpoints: EndpointTable
     public let externals: ExternalPrefixTable
     public let pairs: RuleTable
+    /// The classifier's rule lookup: a line per group pair (RuleLines.swift), pointing
+    /// into `pairs` for the pairs too big for a line.
+    @usableFromInline let lines: RuleLineTable
     @usableFromInline let groupRecords: UnsafeMutablePointer<GroupRecord>
     @usableFromInline let ruleRecords: UnsafeMutablePointer<CompiledRule>
     @usableFromInline let contractRecords: UnsafeMutablePointer<CompiledContract>
@@ -55,7 +58,15 @@ public struct CompiledPolicy: @unchecked Sendable {
         return CompiledPolicy(v.resolved, epoch: epoch)
     }
 
-    init(_ p: ResolvedPolicy, epoch: UInt32) {
+    /// `compile` with the rule-line formats limited (for tests).
+    static func compile(_ spec: PolicySpec, epoch: UInt32, lineLayout: RuleLineTable.Layout) throws(PolicyRejection) -> CompiledPolicy {
+        var v = PolicyValidator(spec)
+        v.run()
+        if !v.errors.isEmpty { throw PolicyRejection(errors: v.errors) }
+        return CompiledPolicy(v.resolved, epoch: epoch, lineLayout: lineLayout)
+    }
+
+    init(_ p: ResolvedPolicy, epoch: UInt32, lineLayout: RuleLineTable.Layout = .best) {
         self.epoch = epoch
         tenantCount = p.tenantCount
         groupCount = p.groups.count
@@ -63,7 +74,9 @@ public struct CompiledPolicy: @unchecked Sendable {
         ruleCount = p.rules.count
         endpoints = EndpointTable(p.endpoints)
         externals = ExternalPrefixTable(tenantCount: p.tenantCount, externals: p.externals)
-        pairs = RuleTable(p)
+        let partitions = RuleTable.partitions(p)
+        pairs = RuleTable(p, partitions: partitions)
+        lines = RuleLineTable(p, partitions: partitions, blocks: pairs, layout: lineLayout)
         groupRecords = .allocate(capacity: max(groupCount, 1))
         for (i, g) in p.groups.enumerated() {
             (groupRecords + i).initialize(to: GroupRecord(tenant: g.tenant, intraDeny: g.intraDeny, external: g.external))
@@ -83,9 +96,17 @@ public struct CompiledPolicy: @unchecked Sendable {
         endpoints.deallocate()
         externals.deallocate()
         pairs.deallocate()
+        lines.deallocate()
         groupRecords.deallocate()
         ruleRecords.deallocate()
         contractRecords.deallocate()
+    }
+
+    /// Linked group pairs by the format of their rules in the classifier's lines
+    /// (RuleLines.swift): in one line, in one line with their decisions apart (split), in
+    /// an extended line, or in `pairs`' general layout (for stats and benchmarks).
+    public var pairLayout: (inline: Int, split: Int, extended: Int, general: Int) {
+        (lines.inlineCount, lines.splitCount, lines.extendedCount, lines.blockCount)
     }
 
     @inlinable public func group(_ id: UInt16) -> GroupRecord { groupRecords[Int(id)] }

@@ -13,6 +13,12 @@ enum PolicyHash {
         mix(UInt64(a) | UInt64(tenant) << 32, 0x9E37_79B9_7F4A_7C15)
     }
 
+    /// IPv4 endpoint key `tenant << 32 | address` under a perfect-hash seed.
+    @inlinable @inline(__always)
+    static func v4(key: UInt64, seed: UInt64) -> UInt64 {
+        mix(key, seed)
+    }
+
     @inlinable @inline(__always)
     static func v6(tenant: UInt16, _ ip: IPAddress) -> UInt64 {
         mix(ip.lo, ip.hi &+ UInt64(tenant) &* 0x9E37_79B9_7F4A_7C15)
@@ -26,6 +32,12 @@ enum PolicyHash {
     @inlinable @inline(__always)
     static func pair(_ key: UInt32) -> UInt64 {
         mix(UInt64(key), 0x8EBC_6AF0_9C88_C6E3)
+    }
+
+    /// Group pair key `src << 16 | dst` under a perfect-hash seed.
+    @inlinable @inline(__always)
+    static func pair(_ key: UInt32, seed: UInt64) -> UInt64 {
+        mix(UInt64(key), seed)
     }
 
     /// Slots for `count` keys at a load factor of at most 2/3 (a power of two, at least 8).

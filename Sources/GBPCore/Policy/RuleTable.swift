@@ -65,20 +65,17 @@ public struct RuleTable: @unchecked Sendable {
     /// Bytes of all blocks.
     public let bytes: Int
 
-    init(_ p: ResolvedPolicy) {
+    /// The winning rule per key interval, per traffic class, for every linked group pair
+    /// (sorted by pair key): what both this table and `RuleLineTable` are built from.
+    typealias PairPartitions = [(key: UInt32, classes: [[(start: UInt16, rule: UInt32)]])]
+
+    static func partitions(_ p: ResolvedPolicy) -> PairPartitions {
         let pairRules = Self.rulesByPair(p)
-        pairCount = pairRules.count
-        let n = PolicyHash.slotCount(for: pairRules.count)
-        mask = n - 1
-        slots = .allocate(capacity: n)
-        slots.initialize(repeating: PairSlot(key: PairSlot.empty, block: 0), count: n)
-        var blob: [UInt64] = []
-        var intervals = 0
+        var out: PairPartitions = []
+        out.reserveCapacity(pairRules.count)
         for key in pairRules.keys.sorted() {
-            var bounds = [UInt32](repeating: 0, count: 8)
-            var starts: [UInt16] = []
-            var decisions: [UInt64] = []
             let ids = pairRules[key]!
+            var classes: [[(start: UInt16, rule: UInt32)]] = []
             for c in 0..<TrafficClass.count {
                 let bit = UInt8(1) << UInt8(c)
                 let candidates = ids.compactMap { id -> RuleIntervalBuilder.Candidate? in
@@ -87,7 +84,29 @@ public struct RuleTable: @unchecked Sendable {
                     return .init(rule: id, order: RulePrecedence.key(priority: r.priority, allow: r.allow, id: id),
                                  ranges: r.footprint.ranges)
                 }
-                for (start, rule) in RuleIntervalBuilder.partition(candidates) {
+                classes.append(RuleIntervalBuilder.partition(candidates))
+            }
+            out.append((key, classes))
+        }
+        return out
+    }
+
+    init(_ p: ResolvedPolicy) { self.init(p, partitions: Self.partitions(p)) }
+
+    init(_ p: ResolvedPolicy, partitions: PairPartitions) {
+        pairCount = partitions.count
+        let n = PolicyHash.slotCount(for: partitions.count)
+        mask = n - 1
+        slots = .allocate(capacity: n)
+        slots.initialize(repeating: PairSlot(key: PairSlot.empty, block: 0), count: n)
+        var blob: [UInt64] = []
+        var intervals = 0
+        for (key, classes) in partitions {
+            var bounds = [UInt32](repeating: 0, count: 8)
+            var starts: [UInt16] = []
+            var decisions: [UInt64] = []
+            for c in 0..<TrafficClass.count {
+                for (start, rule) in classes[c] {
                     starts.append(start)
                     if rule == CompiledRule.none {
                         decisions.append(RuleDecision.noDecision.bits)
