@@ -161,10 +161,8 @@ enum PolicyPipeline {
         }
         if fromUplink { return pending }
         // Fast path: one lookup of the source address gives the endpoint, its MAC and port.
-        if let ep = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.src), ep.isEndpoint {
-            let rec = tables.compiled.endpoints.record(ep.endpoint)
-            if rec.mac == f.pointee.srcMAC && Int(tables.endpointPort[Int(rec.port)]) == ingress { return pending }
-        }
+        if let ep = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.src), ep.isEndpoint,
+           tables.endpoint(ep.endpoint, hasMAC: f.pointee.srcMAC, port: ingress) { return pending }
         // Slow path: say precisely what is wrong.
         let (src, bad) = sourceEndpoint(f.pointee, tenant: tenant, ingress: ingress, tables: tables)
         if bad != 0 { return bad }
@@ -189,6 +187,7 @@ enum PolicyPipeline {
         let out: Int
         if let dst = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.dst), dst.isEndpoint {
             out = tables.port(ofEndpoint: dst.endpoint)
+            if out < 0 { return Outcome.dropped(.noOutputPort) }
         } else {
             out = Int(tables.tenantUplink[Int(tenant)])
             if out < 0 { return Outcome.dropped(.noUplink) }
@@ -258,6 +257,7 @@ enum PolicyPipeline {
         if f.dstMAC.isMulticast { return Outcome.floodTenant }
         if let ep = tables.compiled.endpoints.lookup(tenant: tenant, mac: f.dstMAC), ep.isEndpoint {
             let out = tables.port(ofEndpoint: ep.endpoint)
+            if out < 0 { return Outcome.dropped(.noOutputPort) }
             return out == ingress ? Outcome.dropped(.destinationOnIngressPort) : Int32(out)
         }
         if state.pointee.l2.lookup(f.dstMAC) >= 0 { return Outcome.dropped(crossTenant) }
