@@ -116,11 +116,7 @@ struct Endpoints: ParsableCommand {
         @OptionGroup var connection: Connection
         @Argument(help: "The endpoint's name.") var name: String
         @Option(help: "Its tenant (needed when several tenants have one of that name).") var tenant: String?
-        func run() throws {
-            var f: [String: Any] = [ControlProtocol.Key.name: name]
-            if let t = tenant { f[ControlProtocol.Key.tenant] = t }
-            try connection.run(.endpointsRemove, f) { r in "removed endpoint \(name): policy epoch \(J.str(r["epoch"])) in force" }
-        }
+        func run() throws { try connection.remove(.endpointsRemove, what: "endpoint", name: name, tenant: tenant) }
     }
 }
 
@@ -170,11 +166,7 @@ struct Groups: ParsableCommand {
         @OptionGroup var connection: Connection
         @Argument(help: "The group's name.") var name: String
         @Option(help: "Its tenant (needed when several tenants have one of that name).") var tenant: String?
-        func run() throws {
-            var f: [String: Any] = [ControlProtocol.Key.name: name]
-            if let t = tenant { f[ControlProtocol.Key.tenant] = t }
-            try connection.run(.groupsRemove, f) { r in "removed group \(name): policy epoch \(J.str(r["epoch"])) in force" }
-        }
+        func run() throws { try connection.remove(.groupsRemove, what: "group", name: name, tenant: tenant) }
     }
 }
 
@@ -218,11 +210,7 @@ struct Contracts: ParsableCommand {
         @OptionGroup var connection: Connection
         @Argument(help: "The contract's name.") var name: String
         @Option(help: "Its tenant (needed when several tenants have one of that name).") var tenant: String?
-        func run() throws {
-            var f: [String: Any] = [ControlProtocol.Key.name: name]
-            if let t = tenant { f[ControlProtocol.Key.tenant] = t }
-            try connection.run(.contractsRemove, f) { r in "removed contract \(name): policy epoch \(J.str(r["epoch"])) in force" }
-        }
+        func run() throws { try connection.remove(.contractsRemove, what: "contract", name: name, tenant: tenant) }
     }
 }
 
@@ -255,3 +243,12 @@ struct Explain: ParsableCommand {
 }
 
 GBPCtl.main()
+
+extension Connection {
+    /// `remove NAME [--tenant T]`: the same request for endpoints, groups and contracts.
+    func remove(_ command: ControlCommand, what: String, name: String, tenant: String?) throws {
+        var f: [String: Any] = [ControlProtocol.Key.name: name]
+        if let t = tenant { f[ControlProtocol.Key.tenant] = t }
+        try run(command, f) { r in "removed \(what) \(name): policy epoch \(J.str(r["epoch"])) in force" }
+    }
+}
