@@ -22,7 +22,7 @@ public enum StatsReport {
         ]
         if let m = mempoolInUseAtExit { out["mempool_in_use_at_exit"] = m }
         if s.captureWritten + s.captureLost > 0 { out["capture"] = ["written": s.captureWritten, "lost": s.captureLost] }
-        if !s.rules.isEmpty {
+        if s.policyEpoch > 0 {   // a policy is in force (it may have no rule at all)
             out["rules"] = s.rules.map(ruleJSON)
             let c = s.conntrack
             out["conntrack"] = ["entries": s.conntrackEntries, "hits": c.hits, "new": c.newFlows, "full_drops": c.fullDrops,

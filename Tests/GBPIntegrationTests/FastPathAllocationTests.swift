@@ -5,8 +5,8 @@ import Testing
 /// The fast path allocates nothing: gbpd runs under an LD_PRELOAD interposer that
 /// counts malloc/calloc/realloc/posix_memalign/aligned_alloc calls made on DPDK's
 /// worker threads (named "rte-worker-N" by DPDK 22.11, "lcore-worker-N" by others). A run of 1 s and a run of 3 s at full rate
-/// through the policy pipeline must show the same count (whatever the threads do
-/// once at start), so steady-state packet processing allocates nothing.
+/// through the policy pipeline must show the same count (give or take one lazy
+/// one-time set-up), so steady-state packet processing allocates nothing.
 @Suite(.serialized)
 struct FastPathAllocationTests {
     static let interposer = #"""
@@ -100,6 +100,9 @@ struct FastPathAllocationTests {
         #expect(short.1 > 100, "the interposer sees the process's allocations")
         #expect(short.0 > 0, "the interposer recognises DPDK's worker threads (they allocate while starting)")
         #expect(long.2 > short.2 + 100_000, "the longer run processed more packets (\(short.2) then \(long.2))")
-        #expect(long.0 == short.0, "worker threads allocated \(short.0) times in 1 s and \(long.0) times in 3 s")
+        // The counts include what the threads do once (starting, lazy one-time set-up,
+        // which seldom lands after the first second); an allocation per packet or per
+        // burst would add hundreds of thousands in the two extra seconds.
+        #expect(long.0 <= short.0 + 1, "worker threads allocated \(short.0) times in 1 s and \(long.0) times in 3 s")
     }
 }

@@ -1,7 +1,7 @@
 import GBPCore
 
 // Micro-benchmarks of the policy engine on one core. Human-readable lines first; the LAST
-// line is one JSON object. Flags: --quick (2 runs), --no-curves, --classify-only, --ct-only.
+// line is one JSON object. Flags: --quick (3 runs), --no-curves, --classify-only, --ct-only.
 //
 //   classify_mlps_1k / _100k   classifier lookups, burst API (parsed fields -> verdict, no conntrack),
 //                              10k endpoints, 1k / 100k rules, traffic over the whole policy
@@ -11,7 +11,7 @@ import GBPCore
 // Each figure is the best of several runs (by thread CPU time): the machine is shared.
 
 let args = CommandLine.arguments
-let runs = args.contains("--quick") ? 2 : 5
+let runs = args.contains("--quick") ? 3 : 5
 let doClassify = !args.contains("--ct-only")
 let doConntrack = !args.contains("--classify-only")
 let doCurves = !args.contains("--no-curves")

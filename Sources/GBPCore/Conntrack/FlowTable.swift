@@ -18,7 +18,8 @@ struct BurstFlowSlot {
 
 /// Connection tracking for one worker: a linear-probing hash table of fixed capacity over
 /// one allocation of 64-byte entries (one cache line each, key and state together, at a
-/// load of at most 1/2, so a hit reads one line), allocated at init and never again. Single-threaded:
+/// load of at most 1/2, so a hit mostly reads one line), allocated at init and never
+/// again. Single-threaded:
 /// give each worker its own table (RSS keeps both directions of a connection on one worker
 /// when the key is symmetric).
 ///
@@ -158,12 +159,13 @@ public struct FlowTable: @unchecked Sendable {
     /// `verdicts[i]` = `track(key: keys[i], fields: fields[i], ...)` for a burst, in two
     /// passes over up to 32 packets, so that the cache misses of the whole burst overlap:
     ///
-    /// 1. hash every key (a hash of either order of the ends), prefetch its home slot and
-    ///    the next one (linear probing leaves a fifth of the entries one slot further; a
-    ///    slot is a cache line), and put the key in canonical order;
+    /// 1. hash every key (the hash is the same for either order of the ends, so no
+    ///    canonical order is needed) and prefetch its home slot and the next one (linear
+    ///    probing leaves a fifth of the entries one slot further; a slot is a cache line);
     /// 2. in order (packets of one burst may belong to one connection, and each sees what
-    ///    the earlier ones did): the common case, a live entry in one of those two slots
-    ///    with nothing to change but its expiry, inline; anything else by `track`.
+    ///    the earlier ones did): compare the two slots with the key in both orientations,
+    ///    without a branch on the direction; the common case, a live entry with nothing to
+    ///    change but its expiry, inline; anything else by `track` (canonical key, full probe).
     @inlinable
     public func track(burst count: Int, keys: UnsafePointer<FlowKey>, fields: UnsafePointer<PacketFields>,
                       now: UInt64, policy: CompiledPolicy, verdicts: UnsafeMutablePointer<Verdict>) {

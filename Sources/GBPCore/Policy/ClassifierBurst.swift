@@ -53,24 +53,36 @@ extension CompiledPolicy {
         // The tables in locals: stores to `st` and `out` could otherwise alias them.
         let v4 = endpoints.v4, v4Entries = endpoints.v4Entries
         let pairShape = lines.shape, pairLines = lines.lines
-        // 1-2. Groups and pair line of every packet: the endpoint entries are read at once
-        // (the IPv4 table is small: 8 bytes per slot, in L2 for 10k endpoints, and the
-        // reads of consecutive packets overlap); the pair lines, larger, are prefetched.
+        // 1. Endpoint entries of both IPv4 addresses of every packet.
         for i in 0..<n {
             let f = fields + i
             let s = f.pointee.src, d = f.pointee.dst
             // An IP packet with two IPv4 addresses (::ffff:a.b.c.d), in one test.
             let notV4 = (UInt64(f.pointee.kind.rawValue & 0xFE) ^ 2) | s.hi | d.hi
                 | ((s.lo &>> 32) ^ 0xFFFF) | ((d.lo &>> 32) ^ 0xFFFF)
-            if notV4 != 0 {
+            if notV4 == 0 {
+                let t = UInt64(tenants[i]) << 32
+                let es = v4Entries + v4.slot(PolicyHash.v4(key: t | UInt64(s.v4), seed: v4.seed))
+                let ed = v4Entries + v4.slot(PolicyHash.v4(key: t | UInt64(d.v4), seed: v4.seed))
+                prefetch(es)
+                prefetch(ed)
+                st[i].srcEntry = UnsafePointer(es)
+                st[i].dstEntry = UnsafePointer(ed)
+                st[i].mode = 0
+            } else {
                 st[i].mode = 1
+            }
+        }
+        // 2. Groups; the pair line of every packet.
+        for i in 0..<n {
+            let f = fields + i
+            if st[i].mode != 0 {
                 out[i] = classifyOnePacket(tenant: tenants[i], fields: f)
                 continue
             }
             let t = UInt64(tenants[i]) << 32
-            let ks = t | UInt64(s.v4), kd = t | UInt64(d.v4)
-            var gs = EndpointTable.group(entry: v4Entries[v4.slot(PolicyHash.v4(key: ks, seed: v4.seed))], key: ks)
-            var gd = EndpointTable.group(entry: v4Entries[v4.slot(PolicyHash.v4(key: kd, seed: v4.seed))], key: kd)
+            var gs = EndpointTable.group(entry: st[i].srcEntry.pointee, key: t | UInt64(f.pointee.src.v4))
+            var gd = EndpointTable.group(entry: st[i].dstEntry.pointee, key: t | UInt64(f.pointee.dst.v4))
             if gs == CompiledPolicy.noGroup || gd == CompiledPolicy.noGroup {
                 // Not endpoints: external prefixes, or unknown.
                 guard let m = resolvePartly(tenant: tenants[i], fields: f, srcGroup: gs, dstGroup: gd, out: out + i) else {
@@ -85,7 +97,6 @@ extension CompiledPolicy {
             prefetch(line + 64)
             st[i].line = line
             st[i].pairKey = k
-            st[i].mode = 0
         }
         // 3. Decisions.
         var deferred = 0
