@@ -34,3 +34,12 @@ def steady_rate(samples, start, warmup):
 def window_start(samples, start, warmup):
     """Index of the first sample taken after the warm-up (see steady_rate), or None."""
     return next((i for i, (t, _) in enumerate(samples) if t - start >= 0.9 * warmup), None)
+
+
+def percentile(values, p):
+    """The p-th percentile (nearest rank) of the values, or None when there are none."""
+    vals = sorted(v for v in values if v is not None)
+    if not vals:
+        return None
+    k = max(0, min(len(vals) - 1, -(-len(vals) * p // 100) - 1))
+    return vals[int(k)]
