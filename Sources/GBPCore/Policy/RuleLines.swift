@@ -126,12 +126,22 @@ struct RuleLineTable: @unchecked Sendable {
         return steps
     }
 
-    /// A line in split format and its decisions (from index `firstDecision`), or nil.
-    static func splitImage(_ p: ResolvedPolicy, _ classes: [[(start: UInt16, rule: UInt32)]],
-                           firstDecision: Int) -> ([UInt8], [UInt64])? {
+    /// What every line format stores of a pair: its distinct rules (at most `maxRules`, in
+    /// order of first use),
+    /// its intervals flattened class by class (the stored starts, each interval's rule
+    /// index or `noRule`), and the 16-byte header with the per-class cumulative interval
+    /// counts and the search depth. Nil when the pair exceeds those limits.
+    static func flatten(_ classes: [[(start: UInt16, rule: UInt32)]], maxRules: Int, noRule: UInt8)
+        -> (rules: [UInt32], image: [UInt8], indices: [UInt8])? {
         var rules: [UInt32] = []
-        for c in classes { for (_, r) in c where r != CompiledRule.none && !rules.contains(r) { rules.append(r) } }
-        guard rules.count < 31, firstDecision + rules.count <= Int(UInt16.max) + 1 else { return nil }
+        var index: [UInt32: UInt8] = [:]
+        for c in classes {
+            for (_, r) in c where r != CompiledRule.none && index[r] == nil {
+                guard rules.count < maxRules else { return nil }
+                index[r] = UInt8(rules.count)
+                rules.append(r)
+            }
+        }
         var cum: [UInt8] = [0]
         var starts: [UInt16] = []
         var indices: [UInt8] = []
@@ -139,7 +149,7 @@ struct RuleLineTable: @unchecked Sendable {
             let intervals = c.isEmpty ? [(start: UInt16(0), rule: CompiledRule.none)] : c
             for (k, iv) in intervals.enumerated() {
                 if k > 0 { starts.append(iv.start) }
-                indices.append(iv.rule == CompiledRule.none ? 31 : UInt8(rules.firstIndex(of: iv.rule)!))
+                indices.append(iv.rule == CompiledRule.none ? noRule : index[iv.rule]!)
             }
             guard starts.count <= 255 else { return nil }
             cum.append(UInt8(starts.count))
@@ -147,8 +157,17 @@ struct RuleLineTable: @unchecked Sendable {
         var image = [UInt8](repeating: 0, count: 16)
         for (c, v) in cum.enumerated() { image[5 + c] = v }
         image[13] = searchSteps(cum)
-        image[14] = UInt8(truncatingIfNeeded: firstDecision); image[15] = UInt8(truncatingIfNeeded: firstDecision >> 8)
         for s in starts { image.append(UInt8(truncatingIfNeeded: s)); image.append(UInt8(truncatingIfNeeded: s >> 8)) }
+        return (rules, image, indices)
+    }
+
+    /// A line in split format and its decisions (from index `firstDecision`), or nil.
+    static func splitImage(_ p: ResolvedPolicy, _ classes: [[(start: UInt16, rule: UInt32)]],
+                           firstDecision: Int) -> ([UInt8], [UInt64])? {
+        guard let (rules, header, indices) = flatten(classes, maxRules: 30, noRule: 31),
+              firstDecision + rules.count <= Int(UInt16.max) + 1 else { return nil }
+        var image = header
+        image[14] = UInt8(truncatingIfNeeded: firstDecision); image[15] = UInt8(truncatingIfNeeded: firstDecision >> 8)
         // 5 bits per interval, little-endian bit order.
         var packed = [UInt8](repeating: 0, count: (indices.count * 5 + 7) / 8 + 1)
         for (i, v) in indices.enumerated() {
@@ -169,31 +188,8 @@ struct RuleLineTable: @unchecked Sendable {
     /// An extended line (see above; without its decisions for the split format), or nil
     /// when the pair needs the general layout.
     static func extendedImage(_ p: ResolvedPolicy, _ classes: [[(start: UInt16, rule: UInt32)]]) -> [UInt8]? {
-        var rules: [UInt32] = []
-        var index: [UInt32: UInt8] = [:]
-        for c in classes {
-            for (_, r) in c where r != CompiledRule.none && index[r] == nil {
-                guard rules.count < 255 else { return nil }
-                index[r] = UInt8(rules.count)
-                rules.append(r)
-            }
-        }
-        var cum: [UInt8] = [0]
-        var starts: [UInt16] = []
-        var indices: [UInt8] = []
-        for c in classes {
-            let intervals = c.isEmpty ? [(start: UInt16(0), rule: CompiledRule.none)] : c
-            for (k, iv) in intervals.enumerated() {
-                if k > 0 { starts.append(iv.start) }
-                indices.append(iv.rule == CompiledRule.none ? 255 : index[iv.rule]!)
-            }
-            guard starts.count <= 255 else { return nil }
-            cum.append(UInt8(starts.count))
-        }
-        var image = [UInt8](repeating: 0, count: 16)
-        for (c, v) in cum.enumerated() { image[5 + c] = v }
-        image[13] = searchSteps(cum)
-        for s in starts { image.append(UInt8(truncatingIfNeeded: s)); image.append(UInt8(truncatingIfNeeded: s >> 8)) }
+        guard let (rules, header, indices) = flatten(classes, maxRules: 255, noRule: 255) else { return nil }
+        var image = header
         image += indices
         while image.count % 8 != 0 { image.append(0) }
         for r in rules {
@@ -207,29 +203,12 @@ struct RuleLineTable: @unchecked Sendable {
     /// The line of a pair in inline format (bytes 0-3 and 4 left for the caller), or nil
     /// when the pair needs the general layout.
     static func inlineImage(_ p: ResolvedPolicy, _ classes: [[(start: UInt16, rule: UInt32)]]) -> [UInt8]? {
-        var rules: [UInt32] = []
-        for c in classes { for (_, r) in c where r != CompiledRule.none && !rules.contains(r) { rules.append(r) } }
-        guard rules.count <= 15 else { return nil }
+        guard let (rules, header, nibbles) = flatten(classes, maxRules: 15, noRule: 15) else { return nil }
         let contracts = Set(rules.map { p.rules[Int($0)].contract })
         guard contracts.count <= 1 else { return nil }
-        var cum: [UInt8] = [0]
-        var starts: [UInt16] = []
-        var nibbles: [UInt8] = []
-        for c in classes {
-            let intervals = c.isEmpty ? [(start: UInt16(0), rule: CompiledRule.none)] : c
-            for (k, iv) in intervals.enumerated() {
-                if k > 0 { starts.append(iv.start) }
-                nibbles.append(iv.rule == CompiledRule.none ? 15 : UInt8(rules.firstIndex(of: iv.rule)!))
-            }
-            guard starts.count <= 255 else { return nil }
-            cum.append(UInt8(starts.count))
-        }
-        var image = [UInt8](repeating: 0, count: 16)
-        for (c, v) in cum.enumerated() { image[5 + c] = v }
-        image[13] = searchSteps(cum)
+        var image = header
         let contract = contracts.first ?? CompiledPolicy.noContract
         image[14] = UInt8(truncatingIfNeeded: contract); image[15] = UInt8(truncatingIfNeeded: contract >> 8)
-        for s in starts { image.append(UInt8(truncatingIfNeeded: s)); image.append(UInt8(truncatingIfNeeded: s >> 8)) }
         for k in stride(from: 0, to: nibbles.count, by: 2) {
             image.append(nibbles[k] | (k + 1 < nibbles.count ? nibbles[k + 1] << 4 : 0))
         }
