@@ -18,20 +18,7 @@ struct ControlTests {
           - { name: pa, devargs: "net_pcap0,rx_pcap=\(g.path("flows.pcap")),infinite_rx=1,tx_pcap=/dev/null" }
           - { name: pb, devargs: "net_null0,no-rx=1" }
           - { name: pc, devargs: "net_null1,no-rx=1" }
-        tenants: [{ name: shop }]
-        groups:
-          - { name: frontend, tenant: shop }
-          - { name: backend, tenant: shop }
-        endpoints:
-          - { name: f1, tenant: shop, group: frontend, port: pa, mac: "\(macF)", ips: [10.0.0.1] }
-          - { name: b1, tenant: shop, group: backend, port: pb, mac: "\(macB)", ips: [10.0.0.2] }
-        contracts:
-          - name: web
-            tenant: shop
-            providers: [backend]
-            consumers: [frontend]
-            rules:
-              - { name: http, protocol: udp, ports: [80] }
+        \(GBPDProcess.shopPolicy())
         control:
           socket: \(g.path("gbpd.sock"))
         \(metrics ? "  metrics_port: 0" : "")

@@ -46,6 +46,21 @@ struct GBPDProcess {
         "[-l, \"0-1\", --no-huge, -m, \"256\", --file-prefix, gbpt-\(name)-\(getpid()), --no-pci, --log-level, \"*:error\"]"
     }
 
+    /// The policy several tests share: tenant shop, f1 (group frontend, port pa,
+    /// 10.0.0.1) may reach b1 (group backend, port pb, 10.0.0.2) on UDP/80 by rule
+    /// web/http, whose action is `action`.
+    static func shopPolicy(action: String = "allow") -> String {
+        """
+        tenants: [{ name: shop }]
+        groups: [{ name: frontend, tenant: shop }, { name: backend, tenant: shop }]
+        endpoints:
+          - { name: f1, tenant: shop, group: frontend, port: pa, mac: "02:00:00:00:0a:01", ips: [10.0.0.1] }
+          - { name: b1, tenant: shop, group: backend, port: pb, mac: "02:00:00:00:0b:01", ips: [10.0.0.2] }
+        contracts:
+          - { name: web, tenant: shop, providers: [backend], consumers: [frontend], rules: [{ name: http, protocol: udp, ports: [80], action: \(action) }] }
+        """
+    }
+
     /// A pcap port that replays `rx` once and writes what it sends to `tx`.
     func pcapPort(_ port: String, index: Int) -> String {
         "  - { name: \(port), devargs: \"net_pcap\(index),rx_pcap=\(path("\(port)-in.pcap")),tx_pcap=\(path("\(port)-out.pcap"))\" }"
