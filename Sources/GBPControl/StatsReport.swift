@@ -38,7 +38,7 @@ public enum StatsReport {
         return [
             "policy_epoch": dataplane.policyEpoch,
             "policy_swaps": swaps.map { ["epoch": $0.epoch, "compile_ms": $0.compileSeconds * 1e3, "publish_ms": $0.publishSeconds * 1e3,
-                                         "total_ms": $0.totalSeconds * 1e3] },
+                                         "total_ms": $0.totalSeconds * 1e3, "reused_endpoints": $0.reusedEndpoints] },
             "retired_epochs": dataplane.retiredEpochs.map { e -> [String: Any] in
                 ["epoch": e.epoch, "rules": e.rules.map(ruleJSON)]
             },

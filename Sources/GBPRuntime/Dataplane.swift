@@ -15,6 +15,7 @@ public final class Dataplane {
     /// Rule counters of the policy snapshots that were replaced, oldest first.
     /// Names of the policy snapshots alive (published or being built), by epoch.
     private var policyNames: [UInt32: PolicyNames] = [:]
+    private var compiler = PolicyCompiler()
     public private(set) var retiredEpochs: [(epoch: UInt32, rules: [DataplaneStats.RuleStats])] = []
     private var launchedAt: UInt64 = 0
     private var launchedAtWallNanos: UInt64 = 0
@@ -78,8 +79,7 @@ public final class Dataplane {
         let entries = config.stations.compactMap { s in index[s.port].map { (mac: s.mac, port: $0) } }
         var tables: PolicyTables?
         if let spec = config.policy {
-            let compiled = try CompiledPolicy.compile(spec, epoch: epoch)
-            let names = PolicyNames(spec)
+            let (compiled, names) = try compiler.compile(spec, epoch: epoch)
             policyNames[epoch] = names
             tables = PolicyTables(spec: spec, names: names, compiled: compiled,
                                   ports: config.ports.map { (name: $0.name, tenant: $0.tenant, uplink: $0.role == .uplink) },
@@ -124,7 +124,8 @@ public final class Dataplane {
         publish(newState)
         let t2 = cdpdk_tsc()
         let hz = Double(EAL.tscHz)
-        return PolicySwap(epoch: epoch, compileSeconds: Double(t1 &- t0) / hz, publishSeconds: Double(t2 &- t1) / hz)
+        return PolicySwap(epoch: epoch, compileSeconds: Double(t1 &- t0) / hz, publishSeconds: Double(t2 &- t1) / hz,
+                          reusedEndpoints: compiler.reusedMembership)
     }
 
     /// Names (tenants, groups, endpoints, contracts, rules) of the policy in force.

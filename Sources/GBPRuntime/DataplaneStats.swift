@@ -64,5 +64,7 @@ public struct PolicySwap: Sendable {
     public var epoch: UInt32
     public var compileSeconds: Double
     public var publishSeconds: Double
+    /// The endpoints were unchanged and their tables reused (`PolicyCompiler`).
+    public var reusedEndpoints: Bool
     public var totalSeconds: Double { compileSeconds + publishSeconds }
 }

@@ -197,27 +197,31 @@ struct PolicyValidationTests {
     @Test func compileThrowsEveryProblemAndARejectedPolicyChangesNothing() throws {
         let good = F.threeTier(contracts: [F.contract("app-db", providers: ["db"], consumers: ["app"],
                                                       [RuleSpec(proto: .tcp, ports: [PortRange(5432)])])])
-        var updater = PolicyUpdater()
-        guard case .success(let none) = updater.apply(good) else { Issue.record("valid policy rejected"); return }
-        #expect(none == nil)
-        #expect(updater.epoch == 1)
+        var compiler = PolicyCompiler()
+        defer { compiler.deallocate() }
+        let (first, _) = try compiler.compile(good, epoch: 1)
+        defer { first.deallocate() }
         let packet = F.tcp("10.0.2.1", "10.0.3.1", dport: 5432)
-        #expect(updater.current?.classify(tenant: 0, fields: packet).allowed == true)
+        #expect(first.classify(tenant: 0, fields: packet).allowed)
 
         var bad = good
         bad.contracts[0].rules[0].ports = [PortRange(6000, 5000)]
         bad.contracts[0].providers = ["nope"]
-        switch updater.apply(bad) {
-        case .success: Issue.record("invalid policy accepted")
-        case .failure(let rejection):
-            #expect(rejection.errors.count == 2)
-        }
-        #expect(updater.epoch == 1)
-        #expect(updater.spec == good)
-        #expect(updater.current?.epoch == 1)
-        #expect(updater.current?.classify(tenant: 0, fields: packet).allowed == true)
-
         #expect(throws: PolicyRejection.self) { _ = try CompiledPolicy.compile(bad, epoch: 9) }
-        updater.current?.deallocate()
+        do {
+            _ = try compiler.compile(bad, epoch: 2)
+            Issue.record("invalid policy accepted")
+        } catch {
+            #expect(error.errors.map(\.path) == ["contracts[0].providers[0]", "contracts[0].rules[0].ports[0]"])
+        }
+        // The rejection left the compiler as it was: the next valid spec reuses the endpoints.
+        var next = good
+        next.contracts[0].rules[0].ports = [PortRange(5433)]
+        let (second, names) = try compiler.compile(next, epoch: 2)
+        defer { second.deallocate() }
+        #expect(compiler.reusedMembership)
+        #expect(names.ruleCount == 1 && names.ruleName(0) == "app-db/rules[0]")
+        #expect(!second.classify(tenant: 0, fields: packet).allowed)
+        #expect(second.classify(tenant: 0, fields: F.tcp("10.0.2.1", "10.0.3.1", dport: 5433)).allowed)
     }
 }

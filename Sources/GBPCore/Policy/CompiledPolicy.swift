@@ -66,14 +66,17 @@ public struct CompiledPolicy: @unchecked Sendable {
         return CompiledPolicy(v.resolved, epoch: epoch, lineLayout: lineLayout)
     }
 
-    init(_ p: ResolvedPolicy, epoch: UInt32, lineLayout: RuleLineTable.Layout = .best) {
+    /// `tables`, when given, are this policy's endpoint and prefix tables, already built
+    /// from `p`'s membership (`PolicyCompiler`); they become this snapshot's to free.
+    init(_ p: ResolvedPolicy, epoch: UInt32, lineLayout: RuleLineTable.Layout = .best,
+         tables: (EndpointTable, ExternalPrefixTable)? = nil) {
         self.epoch = epoch
         tenantCount = p.tenantCount
         groupCount = p.groups.count
         contractCount = p.contracts.count
         ruleCount = p.rules.count
-        endpoints = EndpointTable(p.endpoints)
-        externals = ExternalPrefixTable(tenantCount: p.tenantCount, externals: p.externals)
+        endpoints = tables?.0 ?? EndpointTable(p.endpoints)
+        externals = tables?.1 ?? ExternalPrefixTable(tenantCount: p.tenantCount, externals: p.externals)
         let partitions = RuleTable.partitions(p)
         pairs = RuleTable(p, partitions: partitions)
         lines = RuleLineTable(p, partitions: partitions, blocks: pairs, layout: lineLayout)

@@ -112,6 +112,27 @@ public struct EndpointTable: @unchecked Sendable {
         }
     }
 
+    private init(copying t: EndpointTable) {
+        func dup<T>(_ p: UnsafeMutablePointer<T>, _ n: Int) -> UnsafeMutablePointer<T> {
+            let q = UnsafeMutablePointer<T>.allocate(capacity: max(n, 1))
+            q.initialize(from: p, count: n)
+            return q
+        }
+        v4 = t.v4.copy()
+        v4Entries = dup(t.v4Entries, t.v4.slotCount)
+        v4Endpoints = dup(t.v4Endpoints, t.v4.slotCount)
+        v6Slots = dup(t.v6Slots, t.v6Mask + 1)
+        v6Mask = t.v6Mask
+        macSlots = dup(t.macSlots, t.macMask + 1)
+        macMask = t.macMask
+        records = dup(t.records, t.count)
+        count = t.count
+    }
+
+    /// An independent copy, for a snapshot that reuses the endpoints of the previous one
+    /// (each snapshot frees its own tables).
+    func copy() -> EndpointTable { EndpointTable(copying: self) }
+
     func deallocate() {
         v4.deallocate(); v4Entries.deallocate(); v4Endpoints.deallocate(); v6Slots.deallocate(); macSlots.deallocate(); records.deallocate()
     }

@@ -41,6 +41,20 @@ public struct ExternalPrefixTable: @unchecked Sendable {
         groups.initialize(from: allGroups, count: allGroups.count)
     }
 
+    private init(copying t: ExternalPrefixTable) {
+        tenantCount = t.tenantCount
+        rangeCount = t.rangeCount
+        spans = .allocate(capacity: max(tenantCount, 1))
+        spans.initialize(from: t.spans, count: tenantCount)
+        starts = .allocate(capacity: max(rangeCount, 1))
+        starts.initialize(from: t.starts, count: rangeCount)
+        groups = .allocate(capacity: max(rangeCount, 1))
+        groups.initialize(from: t.groups, count: rangeCount)
+    }
+
+    /// An independent copy (see `EndpointTable.copy`).
+    func copy() -> ExternalPrefixTable { ExternalPrefixTable(copying: self) }
+
     func deallocate() {
         spans.deallocate(); starts.deallocate(); groups.deallocate()
     }

@@ -97,5 +97,13 @@ struct PerfectHashShape {
         return (disp, slotOf)
     }
 
+    /// An independent copy (its own displacement array).
+    func copy() -> PerfectHashShape {
+        let buckets = 1 << (64 - Int(bucketShift))
+        let d = UnsafeMutablePointer<UInt32>.allocate(capacity: buckets)
+        d.initialize(from: displacements, count: buckets)
+        return PerfectHashShape(displacements: d, bucketShift: bucketShift, slotMask: slotMask, seed: seed, slotCount: slotCount)
+    }
+
     func deallocate() { displacements.deallocate() }
 }

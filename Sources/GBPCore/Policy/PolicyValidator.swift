@@ -15,7 +15,7 @@ public enum Policy {
 /// Checks a spec and resolves its names to dense ids. Keeps going after a problem so that
 /// one run reports all of them; `resolved` is meaningful only when `errors` is empty.
 struct PolicyValidator {
-    let spec: PolicySpec
+    private(set) var spec: PolicySpec
     private(set) var errors: [PolicyError] = []
     private(set) var resolved = ResolvedPolicy()
 
@@ -35,10 +35,22 @@ struct PolicyValidator {
     }
 
     mutating func run() {
+        checkMembership()
+        checkContracts()
+    }
+
+    /// Tenants, groups, endpoints and external groups: everything contracts refer to.
+    mutating func checkMembership() {
         checkTenants()
         checkGroups()
         checkEndpoints()
         checkExternalGroups()
+    }
+
+    /// Checks the contracts of `newSpec`, whose membership is the one this validator has
+    /// checked already (`PolicyCompiler`).
+    mutating func checkContracts(of newSpec: PolicySpec) {
+        spec = newSpec
         checkContracts()
     }
 
@@ -60,9 +72,9 @@ struct PolicyValidator {
         resolved.tenantCount = spec.tenants.count
     }
 
-    private mutating func tenantID(_ name: String, path: String) -> UInt16 {
+    private mutating func tenantID(_ name: String, path: @autoclosure () -> String) -> UInt16 {
         if let t = tenantIDs[name] { return t }
-        fail(path, .unknownTenant, name.isEmpty ? "tenant is empty" : "unknown tenant \"\(name)\"")
+        fail(path(), .unknownTenant, name.isEmpty ? "tenant is empty" : "unknown tenant \"\(name)\"")
         return Self.noTenant
     }
 
@@ -98,13 +110,13 @@ struct PolicyValidator {
     }
 
     /// Resolves a group reference inside tenant `tenant`.
-    private mutating func groupID(_ name: String, tenant: UInt16, tenantName: String, path: String) -> UInt16? {
+    private mutating func groupID(_ name: String, tenant: UInt16, tenantName: String, path: @autoclosure () -> String) -> UInt16? {
         guard tenant != Self.noTenant else { return nil }  // already reported
         if let g = groupIDs[GroupName(tenant: tenant, name: name)] { return g }
         if let others = groupTenants[name], let other = others.first(where: { $0 != tenantName }) {
-            fail(path, .unknownGroup, "group \"\(name)\" belongs to tenant \"\(other)\", not \"\(tenantName)\"")
+            fail(path(), .unknownGroup, "group \"\(name)\" belongs to tenant \"\(other)\", not \"\(tenantName)\"")
         } else {
-            fail(path, .unknownGroup, name.isEmpty ? "group is empty" : "unknown group \"\(name)\" in tenant \"\(tenantName)\"")
+            fail(path(), .unknownGroup, name.isEmpty ? "group is empty" : "unknown group \"\(name)\" in tenant \"\(tenantName)\"")
         }
         return nil
     }
@@ -112,63 +124,76 @@ struct PolicyValidator {
     // MARK: Endpoints
 
     private mutating func checkEndpoints() {
-        if spec.endpoints.count >= Int(UInt32.max) {
+        let count = spec.endpoints.count
+        if count >= Int(UInt32.max) {
             fail("endpoints", .tooMany, "too many endpoints")
         }
-        var names: [GroupName: Int] = [:]
-        var ips: [AddressKey: String] = [:]
-        var macs: [MACKey: Int] = [:]
+        // Reloads validate every endpoint again, so this loop is kept cheap: paths are built
+        // only for errors, and consecutive endpoints usually share tenant, group and port.
+        var names: [GroupName: Int] = [:]; names.reserveCapacity(count)
+        var ips: [AddressKey: Int] = [:]; ips.reserveCapacity(count)
+        var macs: [MACKey: Int] = [:]; macs.reserveCapacity(count)
         var ports: [String: UInt32] = [:]
+        var last: (tenant: String, t: UInt16, group: String, g: UInt16?, port: String, p: UInt32)?
+        resolved.endpoints.reserveCapacity(count)
         for (i, e) in spec.endpoints.enumerated() {
-            let path = "endpoints[\(i)]"
-            let t = tenantID(e.tenant, path: path + ".tenant")
+            let t: UInt16
+            if let l = last, l.tenant == e.tenant { t = l.t } else { t = tenantID(e.tenant, path: "endpoints[\(i)].tenant") }
             if e.name.isEmpty {
-                fail(path + ".name", .emptyName, "endpoint name is empty")
+                fail("endpoints[\(i)].name", .emptyName, "endpoint name is empty")
             } else if t != Self.noTenant {
-                if let j = names[GroupName(tenant: t, name: e.name)] {
-                    fail(path + ".name", .duplicateName, "endpoint \"\(e.name)\" is also endpoints[\(j)] in tenant \"\(e.tenant)\"")
-                } else {
-                    names[GroupName(tenant: t, name: e.name)] = i
+                if let j = names.updateValue(i, forKey: GroupName(tenant: t, name: e.name)) {
+                    names[GroupName(tenant: t, name: e.name)] = j
+                    fail("endpoints[\(i)].name", .duplicateName, "endpoint \"\(e.name)\" is also endpoints[\(j)] in tenant \"\(e.tenant)\"")
                 }
             }
-            if e.port.isEmpty { fail(path + ".port", .emptyName, "port is empty") }
+            if e.port.isEmpty { fail("endpoints[\(i)].port", .emptyName, "port is empty") }
             var group: UInt16 = 0xFFFF
-            if let g = groupID(e.group, tenant: t, tenantName: e.tenant, path: path + ".group") {
+            let resolvedGroup: UInt16?
+            if let l = last, l.t == t, l.group == e.group, let g = l.g {
+                resolvedGroup = g
+            } else {
+                resolvedGroup = groupID(e.group, tenant: t, tenantName: e.tenant, path: "endpoints[\(i)].group")
+            }
+            if let g = resolvedGroup {
                 if resolved.groups[Int(g)].external {
-                    fail(path + ".group", .unknownGroup, "\"\(e.group)\" is an external group; endpoints belong to endpoint groups")
+                    fail("endpoints[\(i)].group", .unknownGroup, "\"\(e.group)\" is an external group; endpoints belong to endpoint groups")
                 } else {
                     group = g
                 }
             }
             if e.mac.isMulticast || e.mac == .zero {
-                fail(path + ".mac", .invalidMAC, "\(e.mac) is \(e.mac == .zero ? "all zeros" : "a multicast address") and cannot identify an endpoint")
+                fail("endpoints[\(i)].mac", .invalidMAC, "\(e.mac) is \(e.mac == .zero ? "all zeros" : "a multicast address") and cannot identify an endpoint")
             } else if t != Self.noTenant {
-                if let j = macs[MACKey(tenant: t, mac: e.mac)] {
-                    fail(path + ".mac", .duplicateMAC, "MAC \(e.mac) is also endpoints[\(j)].mac in tenant \"\(e.tenant)\"")
-                } else {
-                    macs[MACKey(tenant: t, mac: e.mac)] = i
+                if let j = macs.updateValue(i, forKey: MACKey(tenant: t, mac: e.mac)) {
+                    macs[MACKey(tenant: t, mac: e.mac)] = j
+                    fail("endpoints[\(i)].mac", .duplicateMAC, "MAC \(e.mac) is also endpoints[\(j)].mac in tenant \"\(e.tenant)\"")
                 }
             }
             for (k, ip) in e.ips.enumerated() {
-                let ipPath = "\(path).ips[\(k)]"
                 if let why = Self.unusableAddress(ip) {
-                    fail(ipPath, .invalidAddress, "\(ip) \(why)")
+                    fail("endpoints[\(i)].ips[\(k)]", .invalidAddress, "\(ip) \(why)")
                     continue
                 }
                 guard t != Self.noTenant else { continue }
-                let key = AddressKey(tenant: t, ip: ip)
-                if let other = ips[key] {
-                    fail(ipPath, .duplicateAddress, "\(ip) is also \(other) in tenant \"\(e.tenant)\"")
-                } else {
-                    ips[key] = ipPath
+                // The value packs (endpoint, index in its ips) of the first owner.
+                if let other = ips.updateValue(i << 16 | k, forKey: AddressKey(tenant: t, ip: ip)) {
+                    ips[AddressKey(tenant: t, ip: ip)] = other
+                    fail("endpoints[\(i)].ips[\(k)]", .duplicateAddress,
+                         "\(ip) is also endpoints[\(other >> 16)].ips[\(other & 0xFFFF)] in tenant \"\(e.tenant)\"")
                 }
             }
             let port: UInt32
-            if let p = ports[e.port] { port = p } else {
+            if let l = last, l.port == e.port {
+                port = l.p
+            } else if let p = ports[e.port] {
+                port = p
+            } else {
                 port = UInt32(resolved.portNames.count)
                 ports[e.port] = port
                 resolved.portNames.append(e.port)
             }
+            last = (e.tenant, t, e.group, resolvedGroup, e.port, port)
             resolved.endpoints.append(.init(tenant: t, group: group, port: port, mac: e.mac, ips: e.ips))
         }
     }
@@ -236,7 +261,7 @@ struct PolicyValidator {
 
     // MARK: Contracts and rules
 
-    private mutating func checkContracts() {
+    mutating func checkContracts() {
         if spec.contracts.count >= Int(UInt16.max) {
             fail("contracts", .tooMany, "at most \(UInt16.max - 1) contracts, got \(spec.contracts.count)")
         }
@@ -264,7 +289,7 @@ struct PolicyValidator {
             var rules: [ResolvedPolicy.Rule] = []
             var ruleOK: [Bool] = []
             for (k, r) in c.rules.enumerated() {
-                let (rule, ok) = checkRule(r, contract: UInt16(truncatingIfNeeded: i), path: "\(path).rules[\(k)]")
+                let (rule, ok) = checkRule(r, contract: UInt16(truncatingIfNeeded: i), path: "contracts[\(i)].rules[\(k)]")
                 rules.append(rule); ruleOK.append(ok)
             }
             if c.rules.count <= Policy.shadowCheckRuleLimit {
@@ -305,41 +330,40 @@ struct PolicyValidator {
 
     /// Checks one rule's fields; returns its resolved form and whether it is sound enough
     /// to take part in the shadowing check.
-    private mutating func checkRule(_ r: RuleSpec, contract: UInt16, path: String) -> (ResolvedPolicy.Rule, Bool) {
+    private mutating func checkRule(_ r: RuleSpec, contract: UInt16, path: @autoclosure () -> String) -> (ResolvedPolicy.Rule, Bool) {
         let before = errors.count
         if case .etherType(let e) = r.proto {
             if !(0...0xFFFF).contains(e) {
-                fail(path + ".protocol", .outOfRange, "EtherType \(e) is not in 0...0xFFFF")
+                fail(path() + ".protocol", .outOfRange, "EtherType \(e) is not in 0...0xFFFF")
             } else if e < 0x0600 {
-                fail(path + ".protocol", .invalidField, "\(e) is an 802.3 length, not an EtherType (those start at 0x0600)")
+                fail(path() + ".protocol", .invalidField, "\(e) is an 802.3 length, not an EtherType (those start at 0x0600)")
             } else if let why = Self.unmatchableEtherTypes[e] {
-                fail(path + ".protocol", .neverMatches, "EtherType 0x\(String(e, radix: 16)) can never match: \(why)")
+                fail(path() + ".protocol", .neverMatches, "EtherType 0x\(String(e, radix: 16)) can never match: \(why)")
             }
         }
         if !r.ports.isEmpty && !r.proto.hasPorts {
-            fail(path + ".ports", .neverMatches, "ports need protocol tcp, udp or sctp; this rule's protocol has no ports")
+            fail(path() + ".ports", .neverMatches, "ports need protocol tcp, udp or sctp; this rule's protocol has no ports")
         }
         for (m, p) in r.ports.enumerated() {
-            let pp = "\(path).ports[\(m)]"
             if !(0...65535).contains(p.first) || !(0...65535).contains(p.last) {
-                fail(pp, .outOfRange, "port range \(p.first)-\(p.last) is outside 0...65535")
+                fail("\(path()).ports[\(m)]", .outOfRange, "port range \(p.first)-\(p.last) is outside 0...65535")
             } else if p.first > p.last {
-                fail(pp, .reversedPortRange, "port range \(p.first)-\(p.last) is reversed: it contains no port")
+                fail("\(path()).ports[\(m)]", .reversedPortRange, "port range \(p.first)-\(p.last) is reversed: it contains no port")
             }
         }
-        for (value, key) in [(r.icmpType, "icmp_type"), (r.icmpCode, "icmp_code")] {
+        for (value, key) in r.icmpType == nil && r.icmpCode == nil ? [] : [(r.icmpType, "icmp_type"), (r.icmpCode, "icmp_code")] {
             guard let v = value else { continue }
             if !r.proto.isICMP {
-                fail("\(path).\(key)", .neverMatches, "\(key) needs protocol icmp or icmpv6")
+                fail("\(path()).\(key)", .neverMatches, "\(key) needs protocol icmp or icmpv6")
             } else if !(0...255).contains(v) {
-                fail("\(path).\(key)", .outOfRange, "\(key) \(v) is outside 0...255")
+                fail("\(path()).\(key)", .outOfRange, "\(key) \(v) is outside 0...255")
             }
         }
         if r.icmpCode != nil && r.icmpType == nil && r.proto.isICMP {
-            fail(path + ".icmp_code", .invalidField, "icmp_code needs icmp_type")
+            fail(path() + ".icmp_code", .invalidField, "icmp_code needs icmp_type")
         }
         if !(0...65535).contains(r.priority) {
-            fail(path + ".priority", .outOfRange, "priority \(r.priority) is outside 0...65535")
+            fail(path() + ".priority", .outOfRange, "priority \(r.priority) is outside 0...65535")
         }
         let ok = errors.count == before
         let rule = ResolvedPolicy.Rule(

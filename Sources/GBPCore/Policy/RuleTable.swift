@@ -121,10 +121,13 @@ public struct RuleTable: @unchecked Sendable {
             while blob.count % 8 != 0 { blob.append(0) }  // blocks start on a cache line
             let block = blob.count
             var bytes: [UInt8] = []
+            bytes.reserveCapacity(8 * 4 + starts.count * 2 + 8)
             for b in bounds {
-                bytes += wide ? withUnsafeBytes(of: b) { Array($0) } : withUnsafeBytes(of: UInt16(b)) { Array($0) }
+                if wide { withUnsafeBytes(of: b) { bytes.append(contentsOf: $0) } } else {
+                    withUnsafeBytes(of: UInt16(b)) { bytes.append(contentsOf: $0) }
+                }
             }
-            for s in starts { bytes += withUnsafeBytes(of: s) { Array($0) } }
+            for s in starts { withUnsafeBytes(of: s) { bytes.append(contentsOf: $0) } }
             while bytes.count % 8 != 0 { bytes.append(0) }
             for w in 0..<(bytes.count / 8) {
                 blob.append(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8 * w, as: UInt64.self) })

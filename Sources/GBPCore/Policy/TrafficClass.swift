@@ -51,12 +51,14 @@ public enum TrafficClass: Int, CaseIterable, Sendable {
 /// ranges (the same ranges in each class). Built from a validated rule.
 struct RuleFootprint: Equatable {
     var classMask: UInt8
-    var ranges: [ClosedRange<UInt16>]
+    /// Sorted, disjoint and not touching (merged at init).
+    private(set) var ranges: [ClosedRange<UInt16>]
 
     static let fullRange: ClosedRange<UInt16> = 0...UInt16.max
 
     init(classMask: UInt8, ranges: [ClosedRange<UInt16>]) {
-        self.classMask = classMask; self.ranges = ranges
+        self.classMask = classMask
+        self.ranges = ranges.count < 2 ? ranges : Self.merge(ranges)
     }
 
     /// Assumes a rule that passed validation (values in range).
@@ -90,8 +92,8 @@ struct RuleFootprint: Equatable {
         }
     }
 
-    /// The ranges sorted and merged (touching ranges join).
-    var merged: [ClosedRange<UInt16>] {
+    /// `ranges` sorted and merged (touching ranges join).
+    private static func merge(_ ranges: [ClosedRange<UInt16>]) -> [ClosedRange<UInt16>] {
         let s = ranges.sorted { $0.lowerBound < $1.lowerBound }
         var out: [ClosedRange<UInt16>] = []
         for r in s {
@@ -107,7 +109,6 @@ struct RuleFootprint: Equatable {
     /// True when every (class, key) this footprint covers is covered by `other`.
     func isCovered(by other: RuleFootprint) -> Bool {
         guard classMask & ~other.classMask == 0 else { return false }
-        let cover = other.merged
-        return ranges.allSatisfy { r in cover.contains { $0.lowerBound <= r.lowerBound && r.upperBound <= $0.upperBound } }
+        return ranges.allSatisfy { r in other.ranges.contains { $0.lowerBound <= r.lowerBound && r.upperBound <= $0.upperBound } }
     }
 }
