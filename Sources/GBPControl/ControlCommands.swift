@@ -196,6 +196,11 @@ final class ControlCommands {
             if let reason = e.verdict.reason { r["reason"] = reason.name }
             if let c = e.contract { r["contract"] = c }
             if let rule = e.rule { r["rule"] = rule }
+            if let k = control.config.kubernetes,
+               case .success(let x) = k.evaluator.explain(from: from, to: to, ipProto: proto, port: port ?? 0) {
+                r["kubernetes"] = x.description
+                r["kubernetes_verdict"] = x.decision.allowed ? "allow" : "deny"
+            }
             return ControlProtocol.success(r)
         }
     }
@@ -277,6 +282,7 @@ final class ControlCommands {
         }
         switch control.apply(loaded.config) {
         case .success(let swap):
+            for n in loaded.config.notes { logger.notice("\(n)") }
             document = ConfigDocument(text: loaded.text, file: file)
             version += 1
             metrics?.policyChange(origin: "file", applied: true, seconds: swap.totalSeconds)

@@ -1,0 +1,266 @@
+/// Kubernetes network policy semantics, evaluated for one connection: the reference that
+/// `KubernetesCompiler` compiles and `gbpctl explain` reports from.
+///
+/// A connection from S to D passes when S's egress side and D's ingress side both allow
+/// it (a side that is not a pod, an address outside the cluster, has no policy), or when
+/// S and D are the same pod. Each side is decided in the order the APIs define:
+/// 1. AdminNetworkPolicies whose subject selects the pod, lowest `priority` first (equal
+///    priorities by name), each one's rules of that direction in order: the first rule
+///    whose peers and ports match decides: Allow or Deny; Pass skips every remaining ANP.
+/// 2. NetworkPolicies of the pod's namespace that select it and have that policy type:
+///    with at least one, the pod is isolated on that side and the traffic passes only if
+///    some rule of one of them matches (policies add up); with none, on to 3.
+/// 3. The BaselineAdminNetworkPolicy's rules of that direction in order: the first match
+///    decides (Allow or Deny); no match: allowed.
+/// Named ports are resolved on the destination pod; a named port never matches traffic to
+/// an address outside the cluster. `ipBlock` and `networks` match pod addresses too.
+public struct KubernetesEvaluator: Sendable {
+    public let cluster: KubernetesCluster
+    private let namespaceLabels: [String: [String: String]]
+    private let admins: [AdminNetworkPolicy]
+    private let policiesByNamespace: [String: [NetworkPolicy]]
+    private let podIndex: [String: Int]
+
+    public init(_ cluster: KubernetesCluster) {
+        self.cluster = cluster
+        var ns: [String: [String: String]] = [:]
+        for n in cluster.namespaces { ns[n.name] = n.labels }
+        for p in cluster.pods where ns[p.namespace] == nil { ns[p.namespace] = KubernetesNamespace(name: p.namespace).labels }
+        namespaceLabels = ns
+        admins = cluster.adminPolicies.sorted { ($0.priority ?? 0, $0.name) < ($1.priority ?? 0, $1.name) }
+        policiesByNamespace = Dictionary(grouping: cluster.networkPolicies.sorted { $0.name < $1.name }, by: \.namespace)
+        var idx: [String: Int] = [:]
+        for (i, p) in cluster.pods.enumerated() where idx[p.id] == nil { idx[p.id] = i }
+        podIndex = idx
+    }
+
+    /// The pod "namespace/name".
+    public func pod(_ id: String) -> Int? { podIndex[id] }
+
+    /// One side of a connection: a pod (index in `cluster.pods`) or an address outside the
+    /// cluster, given as the prefix it is known by (a /32 or /128 for one address).
+    public enum Endpoint: Sendable, Equatable, Hashable {
+        case pod(Int)
+        case address(IPPrefix)
+    }
+
+    /// Protocol and destination port; `proto` nil is any other IP traffic (ICMP, ...).
+    public struct Traffic: Sendable, Equatable {
+        public var proto: KubernetesProtocol?
+        public var port: Int
+        public init(_ proto: KubernetesProtocol?, _ port: Int = 0) { self.proto = proto; self.port = port }
+    }
+
+    /// What decided one side.
+    public enum Reason: Sendable, Equatable {
+        /// The side is no pod: nothing restricts it.
+        case notAPod
+        /// An AdminNetworkPolicy (priority set) or the BaselineAdminNetworkPolicy rule.
+        case admin(kind: String, policy: String, rule: Int, ruleName: String, action: AdminPolicyAction)
+        /// Allowed by this NetworkPolicy rule.
+        case networkPolicy(policy: String, rule: Int)
+        /// Denied: these NetworkPolicies isolate the pod and none of their rules match.
+        case isolated(policies: [String])
+        /// Allowed: nothing selects the pod for this direction.
+        case notIsolated
+    }
+
+    public struct Side: Sendable, Equatable {
+        public var direction: PolicyDirection
+        public var allowed: Bool
+        public var reason: Reason
+        /// The ANP rule that passed the decision on to NetworkPolicy, if any.
+        public var passedBy: String?
+
+        /// A short name for rule names of the compiled policy.
+        public var tag: String {
+            let d = direction.word
+            switch reason {
+            case .notAPod: return "\(d):none"
+            case .admin(let kind, let p, let r, _, let a):
+                return "\(d):\(kind == "AdminNetworkPolicy" ? "anp" : "banp")/\(p)[\(r)]\(a.rawValue)"
+            case .networkPolicy(let p, let r): return "\(d):np/\(p)[\(r)]"
+            case .isolated: return "\(d):isolated"
+            case .notIsolated: return "\(d):open"
+            }
+        }
+
+        public var sentence: String {
+            let pass = passedBy.map { " (after \($0) passed)" } ?? ""
+            switch reason {
+            case .notAPod: return "\(direction.word): not a pod, no policy applies"
+            case .admin(let kind, let p, let r, let n, let a):
+                return "\(direction.word): \(a == .allow ? "allowed" : "denied") by \(kind) \(p) \(direction.word) rule \(r)\(n.isEmpty ? "" : " \"\(n)\"") (\(a.rawValue))"
+            case .networkPolicy(let p, let r):
+                return "\(direction.word): allowed by NetworkPolicy \(p) \(direction.word) rule \(r)\(pass)"
+            case .isolated(let ps):
+                return "\(direction.word): denied: isolated by NetworkPolicy \(ps.joined(separator: ", ")) and no \(direction.word) rule matches\(pass)"
+            case .notIsolated:
+                return "\(direction.word): allowed: no NetworkPolicy selects the pod for \(direction.word)\(pass)"
+            }
+        }
+    }
+
+    public struct Decision: Sendable, Equatable {
+        public var allowed: Bool
+        /// The source pod's egress side and the destination pod's ingress side.
+        public var egress: Side
+        public var ingress: Side
+        /// Source and destination are the same pod: always allowed.
+        public var toItself: Bool
+    }
+
+    /// The verdict for traffic from `src` to `dst`.
+    public func decide(from src: Endpoint, to dst: Endpoint, _ t: Traffic) -> Decision {
+        let e = side(.egress, of: src, peer: dst, t, destination: dst)
+        let i = side(.ingress, of: dst, peer: src, t, destination: dst)
+        let same = src == dst && { if case .pod = src { return true } else { return false } }()
+        return Decision(allowed: same || (e.allowed && i.allowed), egress: e, ingress: i, toItself: same)
+    }
+
+    /// One side: `subject`'s policies of `direction` toward `peer`.
+    public func side(_ direction: PolicyDirection, of subject: Endpoint, peer: Endpoint, _ t: Traffic, destination: Endpoint) -> Side {
+        guard case .pod(let s) = subject else { return Side(direction: direction, allowed: true, reason: .notAPod) }
+        let pod = cluster.pods[s]
+        let dstPod: Int? = { if case .pod(let d) = destination { return d } else { return nil } }()
+        var passed: String?
+        admin: for a in admins where selects(a.subject, pod) {
+            for (k, r) in (direction == .ingress ? a.ingress : a.egress).enumerated() where adminRuleMatches(r, peer, t, dstPod) {
+                if r.action == .pass { passed = "AdminNetworkPolicy \(a.name) rule \(k)"; break admin }
+                return Side(direction: direction, allowed: r.action == .allow,
+                            reason: .admin(kind: a.kind, policy: a.name, rule: k, ruleName: r.name, action: r.action))
+            }
+        }
+        let isolating = (policiesByNamespace[pod.namespace] ?? []).filter { $0.types.contains(direction) && $0.podSelector.matches(pod.labels) }
+        if !isolating.isEmpty {
+            for p in isolating {
+                for (k, r) in (direction == .ingress ? p.ingress : p.egress).enumerated()
+                where (r.peers.isEmpty || r.peers.contains { peerMatches($0, policyNamespace: p.namespace, peer) })
+                    && (r.ports.isEmpty || r.ports.contains { portMatches($0, t, dstPod) }) {
+                    return Side(direction: direction, allowed: true, reason: .networkPolicy(policy: p.id, rule: k), passedBy: passed)
+                }
+            }
+            return Side(direction: direction, allowed: false, reason: .isolated(policies: isolating.map(\.id)), passedBy: passed)
+        }
+        if let b = cluster.baselinePolicy, selects(b.subject, pod) {
+            for (k, r) in (direction == .ingress ? b.ingress : b.egress).enumerated()
+            where r.action != .pass && adminRuleMatches(r, peer, t, dstPod) {
+                return Side(direction: direction, allowed: r.action == .allow,
+                            reason: .admin(kind: b.kind, policy: b.name, rule: k, ruleName: r.name, action: r.action), passedBy: passed)
+            }
+        }
+        return Side(direction: direction, allowed: true, reason: .notIsolated, passedBy: passed)
+    }
+
+    // MARK: Matching
+
+    func labels(ofNamespace ns: String) -> [String: String] {
+        namespaceLabels[ns] ?? KubernetesNamespace(name: ns).labels
+    }
+
+    func selects(_ s: AdminPodSelection, _ pod: KubernetesPod) -> Bool {
+        s.namespaceSelector.matches(labels(ofNamespace: pod.namespace)) && (s.podSelector?.matches(pod.labels) ?? true)
+    }
+
+    func peerMatches(_ peer: NetworkPolicyPeer, policyNamespace: String, _ e: Endpoint) -> Bool {
+        if let b = peer.ipBlock { return blockMatches(b.cidr, except: b.except, e) }
+        guard case .pod(let i) = e else { return false }
+        let pod = cluster.pods[i]
+        if let ns = peer.namespaceSelector {
+            guard ns.matches(labels(ofNamespace: pod.namespace)) else { return false }
+        } else if pod.namespace != policyNamespace {
+            return false
+        }
+        return peer.podSelector?.matches(pod.labels) ?? true
+    }
+
+    /// A pod matches when one of its addresses does; an outside prefix when it lies inside
+    /// `cidr` and inside no `except` (the compiler's prefixes are nested or disjoint).
+    func blockMatches(_ cidr: IPPrefix, except: [IPPrefix], _ e: Endpoint) -> Bool {
+        switch e {
+        case .pod(let i):
+            return cluster.pods[i].ips.contains { ip in cidr.contains(ip) && !except.contains { $0.contains(ip) } }
+        case .address(let p):
+            return cidr.contains(p) && !except.contains { $0.contains(p) }
+        }
+    }
+
+    func portMatches(_ p: NetworkPolicyPort, _ t: Traffic, _ dstPod: Int?) -> Bool {
+        guard let proto = t.proto, proto == p.proto else { return false }
+        switch p.port {
+        case .any: return true
+        case .number(let n): return t.port >= n && t.port <= (p.endPort ?? n)
+        case .named(let name): return namedPortMatches(name, proto, t.port, dstPod)
+        }
+    }
+
+    func namedPortMatches(_ name: String, _ proto: KubernetesProtocol, _ port: Int, _ dstPod: Int?) -> Bool {
+        guard let d = dstPod else { return false }
+        return cluster.pods[d].namedPorts.contains { $0.name == name && $0.proto == proto && $0.port == port }
+    }
+
+    func adminRuleMatches(_ r: AdminPolicyRule, _ peer: Endpoint, _ t: Traffic, _ dstPod: Int?) -> Bool {
+        let peerOK = r.peers.contains { p in
+            switch p {
+            case .pods(let sel):
+                guard case .pod(let i) = peer else { return false }
+                return selects(sel, cluster.pods[i])
+            case .networks(let cidrs): return cidrs.contains { blockMatches($0, except: [], peer) }
+            case .nodes: return false
+            }
+        }
+        guard peerOK else { return false }
+        guard let ports = r.ports else { return true }
+        guard let proto = t.proto else { return false }
+        return ports.contains { p in
+            switch p {
+            case .number(let pr, let n): return pr == proto && t.port == n
+            case .range(let pr, let a, let b): return pr == proto && t.port >= a && t.port <= b
+            case .named(let name): return namedPortMatches(name, proto, t.port, dstPod)
+            }
+        }
+    }
+
+    // MARK: What the compiler needs
+
+    /// Every prefix the policies mention (ipBlock cidrs and excepts, ANP networks).
+    public var mentionedPrefixes: [IPPrefix] {
+        var out = Set<IPPrefix>()
+        for p in cluster.networkPolicies {
+            for r in p.ingress + p.egress {
+                for peer in r.peers { if let b = peer.ipBlock { out.insert(b.cidr); out.formUnion(b.except) } }
+            }
+        }
+        for a in cluster.adminPolicies + (cluster.baselinePolicy.map { [$0] } ?? []) {
+            for r in a.ingress + a.egress { for case .networks(let c) in r.peers { out.formUnion(c) } }
+        }
+        return out.sorted { ($0.address, $0.length) < ($1.address, $1.length) }
+    }
+
+    /// Port numbers where some policy's answer may change, per protocol: a verdict is the
+    /// same for every port from one cut to the next. Always starts with 0 and ends with 65536.
+    public func portCuts(_ proto: KubernetesProtocol) -> [Int] {
+        var cuts: Set<Int> = [0, 65536]
+        func range(_ a: Int, _ b: Int) { cuts.insert(max(0, a)); cuts.insert(min(65536, b + 1)) }
+        for p in cluster.networkPolicies {
+            for r in p.ingress + p.egress {
+                for port in r.ports where port.proto == proto {
+                    if case .number(let n) = port.port { range(n, port.endPort ?? n) }
+                }
+            }
+        }
+        for a in cluster.adminPolicies + (cluster.baselinePolicy.map { [$0] } ?? []) {
+            for r in a.ingress + a.egress {
+                for p in r.ports ?? [] {
+                    switch p {
+                    case .number(let pr, let n) where pr == proto: range(n, n)
+                    case .range(let pr, let x, let y) where pr == proto: range(x, y)
+                    default: break
+                    }
+                }
+            }
+        }
+        for pod in cluster.pods { for np in pod.namedPorts where np.proto == proto { range(np.port, np.port) } }
+        return cuts.filter { $0 <= 65536 }.sorted()
+    }
+}
