@@ -113,7 +113,7 @@ struct KubernetesCompilerTests {
         defer { p1.deallocate(); p2.deallocate() }
         #expect(k1.podGroups["x/w2"] == "x/{app=web}" && k2.podGroups["x/w2"] == "x/{app=batch}")
         #expect(k1.podGroups["x/w1"] == k2.podGroups["x/w1"])
-        let webToDB = { (k: KubernetesCompilation) in k.spec.contracts.first { $0.name == "x/{app=web} > x/{app=db}" }?.rules }
+        let webToDB = { (k: KubernetesCompilation) in k.spec.contracts.first { $0.consumers == ["x/{app=web}"] && $0.providers.contains("x/{app=db}") }?.rules }
         #expect(webToDB(k1) != nil && webToDB(k1) == webToDB(k2))
 
         let table = FlowTable(capacity: 64, ticksPerSecond: 1000, timeouts: ConntrackTimeouts())
@@ -127,6 +127,24 @@ struct KubernetesCompilerTests {
         let w2Next = send(F.tcp("10.1.0.2", "10.1.0.3", dport: 5432, sport: 1000, flags: ack), p2)
         #expect(!w2Next.allowed)
         #expect(table.counters.rechecked == 2 && table.counters.recheckDrops == 1)
+    }
+
+    /// Replies of an allowed connection pass even where the replying pod may open nothing.
+    @Test func repliesOfAllowedConnectionsPass() {
+        let c = KubernetesCluster(
+            pods: [Self.pod("x", "a", ["pod": "a"], "10.1.0.1"), Self.pod("y", "b", ["pod": "b"], "10.1.0.2")],
+            networkPolicies: [NetworkPolicy(namespace: "x", name: "no-egress", podSelector: .all, policyTypes: [.egress])])
+        let (_, p) = Self.compile(c)
+        defer { p.deallocate() }
+        let table = FlowTable(capacity: 64, ticksPerSecond: 1000, timeouts: ConntrackTimeouts())
+        defer { table.deallocate() }
+        func send(_ f: PacketFields) -> Verdict { table.track(key: FlowKey(tenant: 0, fields: f), fields: f, now: 0, policy: p) }
+        #expect(send(F.tcp("10.1.0.2", "10.1.0.1", dport: 80, sport: 1234)).flow == .new)
+        let reply = send(F.tcp("10.1.0.1", "10.1.0.2", dport: 1234, sport: 80, flags: 0x12))
+        #expect(reply.allowed && reply.flow == .reply)
+        #expect(!send(F.tcp("10.1.0.1", "10.1.0.2", dport: 80, sport: 1235)).allowed)
+        #expect(send(F.udp("10.1.0.2", "10.1.0.1", dport: 53, sport: 999)).allowed)
+        #expect(send(F.udp("10.1.0.1", "10.1.0.2", dport: 999, sport: 53)).flow == .reply)
     }
 
     /// ANP Allow beats a NetworkPolicy that isolates; BANP only speaks where nothing isolates.

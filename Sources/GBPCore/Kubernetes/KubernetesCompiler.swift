@@ -29,8 +29,9 @@ public struct KubernetesCompilation: Sendable {
 ///   are in or out of every ipBlock alike.
 /// - For each ordered pair of groups (not both external) the evaluator decides every
 ///   (protocol, port interval) between two port cuts, and "other IP traffic"; what passes
-///   becomes allow rules of one contract (consumer: source group, provider: destination
-///   group), named after the egress and ingress rules that allowed it. Anything else is
+///   becomes allow rules (consumer: source group, provider: destination group), named
+///   after the egress and ingress rules that allowed it. The destinations that get the
+///   same rules from one source share a contract (`source > destination (+n)`). Anything else is
 ///   denied by default (no contract). Replies pass through connection tracking.
 /// - Groups with several pods are `intra_group: deny` with their own self-pair contract;
 ///   a one-pod group allows traffic to itself (a pod can always reach itself).
@@ -96,13 +97,21 @@ public enum KubernetesCompiler {
             + externals.map { ("cidr:\($0)", .address($0), 0) }
         let cuts = Dictionary(uniqueKeysWithValues: KubernetesProtocol.allCases.map { ($0, ev.portCuts($0)) })
         for s in sides {
+            // Destinations that get the same rules from `s` share one contract.
+            var byRules: [(rules: [RuleSpec], providers: [String])] = []
             for d in sides {
                 guard s.pods > 0 || d.pods > 0 else { continue }
                 if s.name == d.name && s.pods < 2 { continue }   // a one-pod group: only the pod itself
                 let rules = pairRules(ev, from: s.rep, to: d.rep, cuts: cuts)
                 guard !rules.isEmpty else { continue }
-                spec.contracts.append(ContractSpec(name: "\(s.name) > \(d.name)", tenant: tenant,
-                                                   providers: [d.name], consumers: [s.name], rules: rules))
+                if let i = byRules.firstIndex(where: { $0.rules == rules }) { byRules[i].providers.append(d.name) } else {
+                    byRules.append((rules, [d.name]))
+                }
+            }
+            for (rules, providers) in byRules {
+                let to = providers.count == 1 ? providers[0] : "\(providers[0]) (+\(providers.count - 1))"
+                spec.contracts.append(ContractSpec(name: "\(s.name) > \(to)", tenant: tenant,
+                                                   providers: providers, consumers: [s.name], rules: rules))
             }
         }
         return KubernetesCompilation(spec: spec, tenant: tenant, evaluator: ev, podGroups: podGroups, warnings: warnings)

@@ -141,9 +141,10 @@ public struct NetworkPolicy: Sendable, Equatable {
         self.ingress = ingress; self.egress = egress; self.policyTypes = policyTypes
     }
 
-    /// The API's defaulting: without `policyTypes`, Ingress always, and Egress when there are egress rules.
+    /// The API's defaulting: without `policyTypes` (or with an empty list), Ingress always,
+    /// and Egress when there are egress rules.
     public var types: Set<PolicyDirection> {
-        if let t = policyTypes { return Set(t) }
+        if let t = policyTypes, !t.isEmpty { return Set(t) }
         return egress.isEmpty ? [.ingress] : [.ingress, .egress]
     }
 
