@@ -82,7 +82,7 @@ enum KubernetesConfigLoader {
         let c = KubernetesCompiler.compile(loaded.cluster, tenant: tenant, attachments: attachments)
         notes += c.warnings
         for e in Policy.validate(c.spec) {
-            r.fail(at: "kubernetes", "the compiled policy is invalid: \(e.path): \(e.reason) (\(describe(e.path, c.spec)))")
+            r.fail(at: "kubernetes", "the pods cannot be compiled: \(podNames(e.path, c.spec)): \(podNames(e.reason, c.spec))")
         }
         // Ports carry the tenant of their pods; an uplink names the tenant itself.
         let used = Set(c.spec.endpoints.map(\.port))
@@ -105,11 +105,20 @@ enum KubernetesConfigLoader {
         return MACAddress(raw: 0x0A58_0000_0000 | UInt64(UInt32(truncatingIfNeeded: ip.lo)))
     }
 
-    /// The pod an endpoint path of the compiled spec stands for.
-    private static func describe(_ path: String, _ spec: PolicySpec) -> String {
-        guard path.hasPrefix("endpoints["), let close = path.firstIndex(of: "]"),
-              let i = Int(path[path.index(path.startIndex, offsetBy: 10)..<close]), i < spec.endpoints.count else { return "compiled from the manifests" }
-        return "pod \(spec.endpoints[i].name)"
+    /// `endpoints[3].ips[0]` of the compiled spec as `pod x/a .ips[0]`.
+    private static func podNames(_ text: String, _ spec: PolicySpec) -> String {
+        var out = "", rest = Substring(text)
+        while let r = rest.range(of: "endpoints[") {
+            out += rest[..<r.lowerBound]
+            rest = rest[r.upperBound...]
+            if let close = rest.firstIndex(of: "]"), let i = Int(rest[..<close]), i < spec.endpoints.count {
+                out += "pod \(spec.endpoints[i].name) "
+                rest = rest[rest.index(after: close)...]
+            } else {
+                out += "endpoints["
+            }
+        }
+        return out + rest
     }
 }
 
