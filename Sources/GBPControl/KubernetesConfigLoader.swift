@@ -34,10 +34,10 @@ enum KubernetesConfigLoader {
               let list = m["manifests"].flatMap({ r.stringList($0, "kubernetes.manifests") }) else { return nil }
         let tenant = m["tenant"].flatMap { r.nonEmptyString($0, "kubernetes.tenant") } ?? "k8s"
         if list.isEmpty { r.fail(m["manifests"], "kubernetes.manifests", "at least one manifest file or folder is needed") }
-        let base = URL(fileURLWithPath: r.file).deletingLastPathComponent()
+        let base = (r.file as NSString).deletingLastPathComponent   // relative stays relative, for messages
         var files: [String] = []
         for (i, p) in list.enumerated() {
-            let path = p.hasPrefix("/") ? p : base.appendingPathComponent(p).path
+            let path = p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
                 r.fail(at: "kubernetes.manifests[\(i)]", "'\(path)' does not exist"); continue
