@@ -62,6 +62,26 @@ struct KubernetesCompilerTests {
         #expect(Self.allowed(p, F.tcp("10.1.0.1", "10.1.0.2", dport: 1)))   // no policy: all open
     }
 
+    /// Traffic between two pods of one group follows the policy like any other pair.
+    @Test func podsOfOneGroupFollowThePolicyBetweenThemselves() {
+        let c = KubernetesCluster(
+            pods: [Self.pod("x", "w1", ["app": "web"], "10.1.0.1"), Self.pod("x", "w2", ["app": "web"], "10.1.0.2"),
+                   Self.pod("x", "o", ["app": "other"], "10.1.0.3")],
+            networkPolicies: [NetworkPolicy(namespace: "x", name: "web", podSelector: LabelSelector(matchLabels: ["app": "web"]), ingress: [
+                NetworkPolicyRule(peers: [NetworkPolicyPeer(podSelector: LabelSelector(matchLabels: ["app": "other"]))]),
+                NetworkPolicyRule(peers: [NetworkPolicyPeer(podSelector: LabelSelector(matchLabels: ["app": "web"]))],
+                                  ports: [NetworkPolicyPort(proto: .udp, port: .number(53))]),
+            ])])
+        let (k, p) = Self.compile(c)
+        defer { p.deallocate() }
+        #expect(k.podGroups["x/w1"] == k.podGroups["x/w2"])
+        #expect(!Self.allowed(p, F.tcp("10.1.0.1", "10.1.0.2", dport: 80)))
+        #expect(Self.allowed(p, F.udp("10.1.0.2", "10.1.0.1", dport: 53)))
+        #expect(!Self.allowed(p, F.udp("10.1.0.2", "10.1.0.1", dport: 54)))
+        #expect(Self.allowed(p, F.tcp("10.1.0.3", "10.1.0.2", dport: 80)))
+        #expect(Self.allowed(p, F.tcp("10.1.0.2", "10.1.0.3", dport: 80)))
+    }
+
     /// SCTP ports, other IP protocols (a rule with ports lets only its protocol through, one
     /// without ports lets everything), and addresses outside the cluster.
     @Test func protocolsAndOutsideAddresses() throws {
