@@ -104,13 +104,23 @@ private struct ObjectReader {
         }
     }
 
-    /// A mapping whose unknown keys are ignored.
+    /// A mapping whose unknown keys are ignored. Keys set to null count as absent, as in Kubernetes.
     func loose(_ n: Node, _ f: String) -> [String: Node]? {
         r.note(n, f)
         guard case .mapping(let m) = n else { r.fail(n, f, "expected a mapping"); return nil }
         var out: [String: Node] = [:]
-        for (k, v) in m { if let key = k.string { out[key] = v; r.note(v, f.isEmpty ? key : "\(f).\(key)") } }
+        for (k, v) in m where !Self.isNull(v) { if let key = k.string { out[key] = v; r.note(v, f.isEmpty ? key : "\(f).\(key)") } }
         return out
+    }
+
+    /// A mapping with only the keys given; keys set to null count as absent.
+    func strict(_ n: Node, _ f: String, required: [String] = [], optional: [String] = []) -> [String: Node]? {
+        r.mapping(n, f, required: required, optional: optional)?.filter { !Self.isNull($0.value) }
+    }
+
+    static func isNull(_ n: Node) -> Bool {
+        guard case .scalar(let s) = n, s.style == .plain else { return false }
+        return ["", "null", "~", "Null", "NULL"].contains(s.string)
     }
 
     func stringMap(_ n: Node, _ f: String) -> [String: String] {
@@ -164,7 +174,7 @@ private struct ObjectReader {
     // MARK: NetworkPolicy
 
     func networkPolicy(_ n: Node, _ f: String, namespace: String, name: String) -> NetworkPolicy? {
-        guard let m = r.mapping(n, f, optional: ["podSelector", "policyTypes", "ingress", "egress"]) else { return nil }
+        guard let m = strict(n, f, optional: ["podSelector", "policyTypes", "ingress", "egress"]) else { return nil }
         let before = r.issues.count
         var p = NetworkPolicy(namespace: namespace, name: name)
         if let s = m["podSelector"] { p.podSelector = selector(s, "\(f).podSelector") ?? .all }
@@ -177,19 +187,19 @@ private struct ObjectReader {
     }
 
     func rule(_ n: Node, _ f: String, peersKey: String) -> NetworkPolicyRule? {
-        guard let m = r.mapping(n, f, optional: [peersKey, "ports"]) else { return nil }
+        guard let m = strict(n, f, optional: [peersKey, "ports"]) else { return nil }
         return NetworkPolicyRule(peers: r.each(m[peersKey], "\(f).\(peersKey)", peer),
                                  ports: r.each(m["ports"], "\(f).ports", policyPort))
     }
 
     func peer(_ n: Node, _ f: String) -> NetworkPolicyPeer? {
-        guard let m = r.mapping(n, f, optional: ["podSelector", "namespaceSelector", "ipBlock"]) else { return nil }
+        guard let m = strict(n, f, optional: ["podSelector", "namespaceSelector", "ipBlock"]) else { return nil }
         if m.isEmpty { r.fail(n, f, "a peer needs podSelector, namespaceSelector or ipBlock"); return nil }
         if m["ipBlock"] != nil && m.count > 1 { r.fail(n, f, "ipBlock cannot be combined with podSelector or namespaceSelector"); return nil }
         var p = NetworkPolicyPeer()
         if let s = m["podSelector"] { p.podSelector = selector(s, "\(f).podSelector") }
         if let s = m["namespaceSelector"] { p.namespaceSelector = selector(s, "\(f).namespaceSelector") }
-        if let b = m["ipBlock"], let bm = r.mapping(b, "\(f).ipBlock", required: ["cidr"], optional: ["except"]),
+        if let b = m["ipBlock"], let bm = strict(b, "\(f).ipBlock", required: ["cidr"], optional: ["except"]),
            let cidr = bm["cidr"].flatMap({ prefix($0, "\(f).ipBlock.cidr") }) {
             var block = IPBlock(cidr: cidr)
             for (i, e) in (bm["except"].flatMap { r.sequence($0, "\(f).ipBlock.except") } ?? []).enumerated() {
@@ -205,7 +215,7 @@ private struct ObjectReader {
     }
 
     func policyPort(_ n: Node, _ f: String) -> NetworkPolicyPort? {
-        guard let m = r.mapping(n, f, optional: ["protocol", "port", "endPort"]) else { return nil }
+        guard let m = strict(n, f, optional: ["protocol", "port", "endPort"]) else { return nil }
         var p = NetworkPolicyPort()
         if let v = m["protocol"] { guard let proto = protocolValue(v, "\(f).protocol") else { return nil }; p.proto = proto }
         if let v = m["port"], let s = r.string(v, "\(f).port") {
@@ -245,11 +255,11 @@ private struct ObjectReader {
 
     func selector(_ n: Node, _ f: String) -> LabelSelector? {
         if case .scalar(let s) = n, s.string.isEmpty || s.string == "null" { return .all }
-        guard let m = r.mapping(n, f, optional: ["matchLabels", "matchExpressions"]) else { return nil }
+        guard let m = strict(n, f, optional: ["matchLabels", "matchExpressions"]) else { return nil }
         var sel = LabelSelector()
         if let l = m["matchLabels"] { sel.matchLabels = stringMap(l, "\(f).matchLabels") }
         sel.matchExpressions = r.each(m["matchExpressions"], "\(f).matchExpressions") { n, f in
-            guard let em = r.mapping(n, f, required: ["key", "operator"], optional: ["values"]),
+            guard let em = strict(n, f, required: ["key", "operator"], optional: ["values"]),
                   let key = em["key"].flatMap({ r.nonEmptyString($0, "\(f).key") }),
                   let op = em["operator"].flatMap({ r.choice($0, "\(f).operator", LabelSelector.Operator.allCases) }) else { return nil }
             let values = em["values"].flatMap { r.stringList($0, "\(f).values") } ?? []
@@ -268,7 +278,7 @@ private struct ObjectReader {
     // MARK: AdminNetworkPolicy, BaselineAdminNetworkPolicy
 
     func adminPolicy(_ n: Node, _ f: String, name: String, baseline: Bool) -> AdminNetworkPolicy? {
-        guard let m = r.mapping(n, f, required: (baseline ? [] : ["priority"]) + ["subject"], optional: ["ingress", "egress"]) else { return nil }
+        guard let m = strict(n, f, required: (baseline ? [] : ["priority"]) + ["subject"], optional: ["ingress", "egress"]) else { return nil }
         let before = r.issues.count
         let priority = baseline ? nil : m["priority"].flatMap { r.int($0, "\(f).priority", in: 0...1000) }
         guard let subject = m["subject"].flatMap({ podSelection($0, "\(f).subject", podsKey: "pods", namespacesKey: "namespaces") }) else { return nil }
@@ -281,22 +291,22 @@ private struct ObjectReader {
 
     /// `{namespaces: selector}` or `{pods: {namespaceSelector, podSelector}}`.
     func podSelection(_ n: Node, _ f: String, podsKey: String, namespacesKey: String) -> AdminPodSelection? {
-        guard let m = r.mapping(n, f, optional: [namespacesKey, podsKey]) else { return nil }
+        guard let m = strict(n, f, optional: [namespacesKey, podsKey]) else { return nil }
         guard m.count == 1 else { r.fail(n, f, "exactly one of \(namespacesKey) or \(podsKey) is needed"); return nil }
         if let ns = m[namespacesKey] { return selector(ns, "\(f).\(namespacesKey)").map { AdminPodSelection(namespaceSelector: $0) } }
-        guard let pm = r.mapping(m[podsKey]!, "\(f).\(podsKey)", required: ["namespaceSelector", "podSelector"]),
+        guard let pm = strict(m[podsKey]!, "\(f).\(podsKey)", required: ["namespaceSelector", "podSelector"]),
               let ns = selector(pm["namespaceSelector"]!, "\(f).\(podsKey).namespaceSelector"),
               let ps = selector(pm["podSelector"]!, "\(f).\(podsKey).podSelector") else { return nil }
         return AdminPodSelection(namespaceSelector: ns, podSelector: ps)
     }
 
     func adminRule(_ n: Node, _ f: String, peersKey: String, actions: [AdminPolicyAction], egress: Bool) -> AdminPolicyRule? {
-        guard let m = r.mapping(n, f, required: ["action", peersKey], optional: ["name", "ports"]) else { return nil }
+        guard let m = strict(n, f, required: ["action", peersKey], optional: ["name", "ports"]) else { return nil }
         let name = m["name"].flatMap { r.string($0, "\(f).name") } ?? ""
         guard let action = m["action"].flatMap({ r.choice($0, "\(f).action", actions) }) else { return nil }
         let peers: [AdminPeer] = r.each(m[peersKey], "\(f).\(peersKey)") { n, f in
             let keys = ["namespaces", "pods"] + (egress ? ["nodes", "networks"] : [])
-            guard let pm = r.mapping(n, f, optional: keys) else { return nil }
+            guard let pm = strict(n, f, optional: keys) else { return nil }
             guard pm.count == 1 else { r.fail(n, f, "exactly one of \(keys.joined(separator: ", ")) is needed"); return nil }
             if pm["nodes"] != nil { return .nodes }
             if let nets = pm["networks"] {
@@ -308,16 +318,16 @@ private struct ObjectReader {
         var ports: [AdminPort]?
         if let pl = m["ports"] {
             ports = r.each(pl, "\(f).ports") { n, f in
-                guard let pm = r.mapping(n, f, optional: ["portNumber", "portRange", "namedPort"]) else { return nil }
+                guard let pm = strict(n, f, optional: ["portNumber", "portRange", "namedPort"]) else { return nil }
                 guard pm.count == 1 else { r.fail(n, f, "exactly one of portNumber, portRange or namedPort is needed"); return nil }
                 if let v = pm["namedPort"] { return r.nonEmptyString(v, "\(f).namedPort").map { .named($0) } }
                 if let v = pm["portNumber"] {
-                    guard let x = r.mapping(v, "\(f).portNumber", required: ["port"], optional: ["protocol"]),
+                    guard let x = strict(v, "\(f).portNumber", required: ["port"], optional: ["protocol"]),
                           let port = x["port"].flatMap({ r.int($0, "\(f).portNumber.port", in: 1...65535) }) else { return nil }
                     let proto = x["protocol"].map { protocolValue($0, "\(f).portNumber.protocol") } ?? .tcp
                     return proto.map { .number($0, port) }
                 }
-                guard let x = r.mapping(pm["portRange"]!, "\(f).portRange", required: ["start", "end"], optional: ["protocol"]),
+                guard let x = strict(pm["portRange"]!, "\(f).portRange", required: ["start", "end"], optional: ["protocol"]),
                       let a = x["start"].flatMap({ r.int($0, "\(f).portRange.start", in: 1...65535) }),
                       let b = x["end"].flatMap({ r.int($0, "\(f).portRange.end", in: 1...65535) }) else { return nil }
                 guard a < b else { r.fail(x["end"], "\(f).portRange.end", "end \(b) must be greater than start \(a)"); return nil }

@@ -114,6 +114,28 @@ struct KubernetesManifestTests {
         #expect(p.contains("m.yaml:27: AdminNetworkPolicy(anp).spec.ingress[0].action: must be Allow, Deny or Pass, got 'Skip'"), "\(p)")
     }
 
+    /// Fields set to null are absent, as the API server reads them.
+    @Test func nullMeansAbsent() throws {
+        let c = try load(Self.pods + """
+
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: { name: np, namespace: x }
+        spec:
+          podSelector: null
+          policyTypes: ~
+          ingress:
+            - from:
+                - podSelector: null
+                  namespaceSelector: { matchLabels: null }
+              ports: null
+        """)
+        let np = try #require(c.kubernetes?.evaluator.cluster.networkPolicies.first)
+        #expect(np.podSelector == .all && np.policyTypes == nil && np.ingress.count == 1)
+        #expect(np.ingress[0].peers == [NetworkPolicyPeer(podSelector: nil, namespaceSelector: .all)] && np.ingress[0].ports.isEmpty)
+    }
+
     @Test func configProblems() {
         #expect(problems(Self.pods, extra: "tenants: [{ name: t }]").contains { $0.contains("tenants: cannot be combined with kubernetes") })
         let p = problems("apiVersion: v1\nkind: Pod\nmetadata: { name: q, annotations: { gbp.dataplane/port: nope } }\nstatus: { podIP: 10.0.0.9 }\n")
