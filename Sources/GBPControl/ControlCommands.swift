@@ -183,7 +183,12 @@ final class ControlCommands {
                                  icmpType: UInt8(icmpType ?? (proto == 58 ? 128 : 8)), icmpCode: UInt8(icmpCode ?? 0),
                                  ipv6: (q[Key.ipv6] as? Bool) ?? false)
         guard let tables = currentTables() else { return ControlProtocol.failure("no policy in force") }
-        switch tables.compiled.explain(query, spec: spec, names: tables.names) {
+        var result = tables.compiled.explain(query, spec: spec, names: tables.names)
+        if case .failure = result, control.config.kubernetes != nil, let t = tables.names.tenantID(tenant),
+           let f = KubernetesExplainFields.fields(query, spec: spec) {
+            result = .success(tables.compiled.explain(tenant: t, fields: f, names: tables.names))
+        }
+        switch result {
         case .failure(let e):
             return ControlProtocol.failure("cannot explain: \(e)")
         case .success(let e):

@@ -156,5 +156,16 @@ struct KubernetesTruthTableTests {
         #expect(out.contains("ingress: allowed by BaselineAdminNetworkPolicy default ingress rule 0 \"allow-y-http\" (Allow)"), "\(out)")
         out = try explain("y/a", "z/a").stdout
         #expect(out.contains("ingress: denied: isolated by NetworkPolicy z/a-from-x and no ingress rule matches"), "\(out)")
+
+        // Addresses outside the cluster against an ipBlock with except.
+        try reload(to: "19-ipblock-except.yaml")
+        for (from, verdict, group) in [("10.0.5.5", "allow", "cidr:10.0.0.0/16"), ("10.0.2.9", "drop", "cidr:10.0.2.0/24"),
+                                       ("8.8.8.8", "drop", "cidr:0.0.0.0/0"), ("10.0.3.3", "drop", "z/{pod=c}")] {
+            let j = try #require(try explain(from, "x/a", ["--json"]).json)
+            #expect(j["verdict"] as? String == verdict && (j["source"] as? String ?? "").contains(group), "\(from): \(j)")
+            #expect(j["kubernetes_verdict"] as? String == (verdict == "allow" ? "allow" : "deny"), "\(from): \(j)")
+        }
+        out = try explain("10.0.5.5", "x/a").stdout
+        #expect(out.contains("ingress: allowed by NetworkPolicy x/a-from-cidr ingress rule 0"), "\(out)")
     }
 }
