@@ -28,7 +28,8 @@ public struct KubernetesCompilation: Sendable {
 ///   makes each address land in the most specific one, and all addresses of such a region
 ///   are in or out of every ipBlock alike.
 /// - For each ordered pair of groups (not both external) the evaluator decides every
-///   (protocol, port interval) between two port cuts, and "other IP traffic"; what passes
+///   (protocol, port interval) between two port cuts of the rules whose peers match that
+///   pair, and "other IP traffic"; what passes
 ///   becomes allow rules (consumer: source group, provider: destination group), named
 ///   after the egress and ingress rules that allowed it. The destinations that get the
 ///   same rules from one source share a contract (`source > destination (+n)`). Anything else is
@@ -95,14 +96,13 @@ public enum KubernetesCompiler {
         typealias Side = (name: String, rep: KubernetesEvaluator.Endpoint, pods: Int)
         let sides: [Side] = identities.enumerated().map { (groupNames[$0.offset], .pod(members[$0.element]![0]), members[$0.element]!.count) }
             + externals.map { ("cidr:\($0)", .address($0), 0) }
-        let cuts = Dictionary(uniqueKeysWithValues: KubernetesProtocol.allCases.map { ($0, ev.portCuts($0)) })
         for s in sides {
             // Destinations that get the same rules from `s` share one contract.
             var byRules: [(rules: [RuleSpec], providers: [String])] = []
             for d in sides {
                 guard s.pods > 0 || d.pods > 0 else { continue }
                 if s.name == d.name && s.pods < 2 { continue }   // a one-pod group: only the pod itself
-                let rules = pairRules(ev, from: s.rep, to: d.rep, cuts: cuts)
+                let rules = pairRules(ev, from: s.rep, to: d.rep)
                 guard !rules.isEmpty else { continue }
                 if let i = byRules.firstIndex(where: { $0.rules == rules }) { byRules[i].providers.append(d.name) } else {
                     byRules.append((rules, [d.name]))
@@ -121,18 +121,22 @@ public enum KubernetesCompiler {
     /// Other IP traffic (and non-IP frames) allowed: one `any` rule at priority 0, with
     /// priority-1 deny rules for the denied port intervals. Port intervals allowed: allow
     /// rules at priority 1, one per protocol and deciding policy rules.
-    static func pairRules(_ ev: KubernetesEvaluator, from src: KubernetesEvaluator.Endpoint, to dst: KubernetesEvaluator.Endpoint,
-                          cuts: [KubernetesProtocol: [Int]]) -> [RuleSpec] {
+    static func pairRules(_ ev: KubernetesEvaluator, from src: KubernetesEvaluator.Endpoint,
+                          to dst: KubernetesEvaluator.Endpoint) -> [RuleSpec] {
+        let egress = ev.prepare(.egress, of: src, peer: dst, destination: dst)
+        let ingress = ev.prepare(.ingress, of: dst, peer: src, destination: dst)
         func tag(_ t: KubernetesEvaluator.Traffic) -> String? {
-            let e = ev.side(.egress, of: src, peer: dst, t, destination: dst)
-            let i = ev.side(.ingress, of: dst, peer: src, t, destination: dst)
+            let e = egress.decide(t), i = ingress.decide(t)
             return e.allowed && i.allowed ? "\(e.tag) \(i.tag)" : nil
         }
         let other = tag(.init(nil))
         var rules: [RuleSpec] = []
         if let other { rules.append(RuleSpec(name: other, proto: .any)) }
         for proto in KubernetesProtocol.allCases {
-            let c = cuts[proto]!
+            var cutSet: Set<Int> = [0, 65536]
+            egress.cuts(proto, into: &cutSet)
+            ingress.cuts(proto, into: &cutSet)
+            let c = cutSet.sorted()
             // (allow tag or nil for deny) -> ranges, in first-seen order.
             var groups: [(String?, [PortRange])] = []
             for k in 0..<(c.count - 1) {

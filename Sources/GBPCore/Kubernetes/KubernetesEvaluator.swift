@@ -120,36 +120,126 @@ public struct KubernetesEvaluator: Sendable {
 
     /// One side: `subject`'s policies of `direction` toward `peer`.
     public func side(_ direction: PolicyDirection, of subject: Endpoint, peer: Endpoint, _ t: Traffic, destination: Endpoint) -> Side {
-        guard case .pod(let s) = subject else { return Side(direction: direction, allowed: true, reason: .notAPod) }
+        prepare(direction, of: subject, peer: peer, destination: destination).decide(t)
+    }
+
+    /// The rules of one side whose peers match, in the order they are taken: what is left
+    /// to decide depends on the traffic's protocol and port only.
+    public struct PreparedSide: Sendable {
+        struct AdminStep: Sendable {
+            var kind: String, policy: String, rule: Int, ruleName: String, action: AdminPolicyAction
+            var ports: [AdminPort]?
+        }
+        var direction: PolicyDirection
+        var isPod: Bool
+        var admin: [AdminStep] = []
+        /// Ids of the NetworkPolicies that isolate the pod; empty: not isolated.
+        var isolating: [String] = []
+        var networkRules: [(policy: String, rule: Int, ports: [NetworkPolicyPort])] = []
+        var baseline: [AdminStep] = []
+        /// The destination pod's named ports (named ports never match an outside destination).
+        var namedPorts: [KubernetesNamedPort] = []
+
+        public func decide(_ t: Traffic) -> Side {
+            guard isPod else { return Side(direction: direction, allowed: true, reason: .notAPod) }
+            var passed: String?
+            for a in admin where matches(a.ports, t) {
+                if a.action == .pass { passed = "AdminNetworkPolicy \(a.policy) rule \(a.rule)"; break }
+                return Side(direction: direction, allowed: a.action == .allow,
+                            reason: .admin(kind: a.kind, policy: a.policy, rule: a.rule, ruleName: a.ruleName, action: a.action))
+            }
+            if !isolating.isEmpty {
+                for r in networkRules where r.ports.isEmpty || r.ports.contains(where: { matches($0, t) }) {
+                    return Side(direction: direction, allowed: true, reason: .networkPolicy(policy: r.policy, rule: r.rule), passedBy: passed)
+                }
+                return Side(direction: direction, allowed: false, reason: .isolated(policies: isolating), passedBy: passed)
+            }
+            for b in baseline where matches(b.ports, t) {
+                return Side(direction: direction, allowed: b.action == .allow,
+                            reason: .admin(kind: b.kind, policy: b.policy, rule: b.rule, ruleName: b.ruleName, action: b.action), passedBy: passed)
+            }
+            return Side(direction: direction, allowed: true, reason: .notIsolated, passedBy: passed)
+        }
+
+        func matches(_ p: NetworkPolicyPort, _ t: Traffic) -> Bool {
+            guard let proto = t.proto, proto == p.proto else { return false }
+            switch p.port {
+            case .any: return true
+            case .number(let n): return t.port >= n && t.port <= (p.endPort ?? n)
+            case .named(let name): return named(name, proto, t.port)
+            }
+        }
+
+        func matches(_ ports: [AdminPort]?, _ t: Traffic) -> Bool {
+            guard let ports else { return true }
+            guard let proto = t.proto else { return false }
+            return ports.contains { p in
+                switch p {
+                case .number(let pr, let n): return pr == proto && t.port == n
+                case .range(let pr, let a, let b): return pr == proto && t.port >= a && t.port <= b
+                case .named(let name): return named(name, proto, t.port)
+                }
+            }
+        }
+
+        func named(_ name: String, _ proto: KubernetesProtocol, _ port: Int) -> Bool {
+            namedPorts.contains { $0.name == name && $0.proto == proto && $0.port == port }
+        }
+
+        /// Ports of `proto` where this side's answer may change: every answer is the same
+        /// from one cut to the next.
+        func cuts(_ proto: KubernetesProtocol, into cuts: inout Set<Int>) {
+            func range(_ a: Int, _ b: Int) { cuts.insert(a); cuts.insert(b + 1) }
+            func named(_ name: String) { for n in namedPorts where n.name == name && n.proto == proto { range(n.port, n.port) } }
+            func adminPorts(_ ports: [AdminPort]?) {
+                for p in ports ?? [] {
+                    switch p {
+                    case .number(let pr, let n) where pr == proto: range(n, n)
+                    case .range(let pr, let a, let b) where pr == proto: range(a, b)
+                    case .named(let name): named(name)
+                    default: break
+                    }
+                }
+            }
+            for a in admin { adminPorts(a.ports) }
+            for b in baseline { adminPorts(b.ports) }
+            for r in networkRules {
+                for p in r.ports where p.proto == proto {
+                    switch p.port {
+                    case .any: break
+                    case .number(let n): range(n, p.endPort ?? n)
+                    case .named(let name): named(name)
+                    }
+                }
+            }
+        }
+    }
+
+    public func prepare(_ direction: PolicyDirection, of subject: Endpoint, peer: Endpoint, destination: Endpoint) -> PreparedSide {
+        var out = PreparedSide(direction: direction, isPod: false)
+        guard case .pod(let s) = subject else { return out }
+        out.isPod = true
         let pod = cluster.pods[s]
-        let dstPod: Int? = { if case .pod(let d) = destination { return d } else { return nil } }()
-        var passed: String?
-        admin: for a in admins where selects(a.subject, pod) {
-            for (k, r) in (direction == .ingress ? a.ingress : a.egress).enumerated() where adminRuleMatches(r, peer, t, dstPod) {
-                if r.action == .pass { passed = "AdminNetworkPolicy \(a.name) rule \(k)"; break admin }
-                return Side(direction: direction, allowed: r.action == .allow,
-                            reason: .admin(kind: a.kind, policy: a.name, rule: k, ruleName: r.name, action: r.action))
+        if case .pod(let d) = destination { out.namedPorts = cluster.pods[d].namedPorts }
+        for a in admins where selects(a.subject, pod) {
+            for (k, r) in (direction == .ingress ? a.ingress : a.egress).enumerated() where adminPeerMatches(r, peer) {
+                out.admin.append(.init(kind: a.kind, policy: a.name, rule: k, ruleName: r.name, action: r.action, ports: r.ports))
             }
         }
         let isolating = (policiesByNamespace[pod.namespace] ?? []).filter { $0.types.contains(direction) && $0.podSelector.matches(pod.labels) }
-        if !isolating.isEmpty {
-            for p in isolating {
-                for (k, r) in (direction == .ingress ? p.ingress : p.egress).enumerated()
-                where (r.peers.isEmpty || r.peers.contains { peerMatches($0, policyNamespace: p.namespace, peer) })
-                    && (r.ports.isEmpty || r.ports.contains { portMatches($0, t, dstPod) }) {
-                    return Side(direction: direction, allowed: true, reason: .networkPolicy(policy: p.id, rule: k), passedBy: passed)
-                }
+        out.isolating = isolating.map(\.id)
+        for p in isolating {
+            for (k, r) in (direction == .ingress ? p.ingress : p.egress).enumerated()
+            where r.peers.isEmpty || r.peers.contains(where: { peerMatches($0, policyNamespace: p.namespace, peer) }) {
+                out.networkRules.append((p.id, k, r.ports))
             }
-            return Side(direction: direction, allowed: false, reason: .isolated(policies: isolating.map(\.id)), passedBy: passed)
         }
         if let b = cluster.baselinePolicy, selects(b.subject, pod) {
-            for (k, r) in (direction == .ingress ? b.ingress : b.egress).enumerated()
-            where r.action != .pass && adminRuleMatches(r, peer, t, dstPod) {
-                return Side(direction: direction, allowed: r.action == .allow,
-                            reason: .admin(kind: b.kind, policy: b.name, rule: k, ruleName: r.name, action: r.action), passedBy: passed)
+            for (k, r) in (direction == .ingress ? b.ingress : b.egress).enumerated() where r.action != .pass && adminPeerMatches(r, peer) {
+                out.baseline.append(.init(kind: b.kind, policy: b.name, rule: k, ruleName: r.name, action: r.action, ports: r.ports))
             }
         }
-        return Side(direction: direction, allowed: true, reason: .notIsolated, passedBy: passed)
+        return out
     }
 
     // MARK: Matching
@@ -185,38 +275,14 @@ public struct KubernetesEvaluator: Sendable {
         }
     }
 
-    func portMatches(_ p: NetworkPolicyPort, _ t: Traffic, _ dstPod: Int?) -> Bool {
-        guard let proto = t.proto, proto == p.proto else { return false }
-        switch p.port {
-        case .any: return true
-        case .number(let n): return t.port >= n && t.port <= (p.endPort ?? n)
-        case .named(let name): return namedPortMatches(name, proto, t.port, dstPod)
-        }
-    }
-
-    func namedPortMatches(_ name: String, _ proto: KubernetesProtocol, _ port: Int, _ dstPod: Int?) -> Bool {
-        guard let d = dstPod else { return false }
-        return cluster.pods[d].namedPorts.contains { $0.name == name && $0.proto == proto && $0.port == port }
-    }
-
-    func adminRuleMatches(_ r: AdminPolicyRule, _ peer: Endpoint, _ t: Traffic, _ dstPod: Int?) -> Bool {
-        let peerOK = r.peers.contains { p in
+    func adminPeerMatches(_ r: AdminPolicyRule, _ peer: Endpoint) -> Bool {
+        r.peers.contains { p in
             switch p {
             case .pods(let sel):
                 guard case .pod(let i) = peer else { return false }
                 return selects(sel, cluster.pods[i])
             case .networks(let cidrs): return cidrs.contains { blockMatches($0, except: [], peer) }
             case .nodes: return false
-            }
-        }
-        guard peerOK else { return false }
-        guard let ports = r.ports else { return true }
-        guard let proto = t.proto else { return false }
-        return ports.contains { p in
-            switch p {
-            case .number(let pr, let n): return pr == proto && t.port == n
-            case .range(let pr, let a, let b): return pr == proto && t.port >= a && t.port <= b
-            case .named(let name): return namedPortMatches(name, proto, t.port, dstPod)
             }
         }
     }
