@@ -155,6 +155,9 @@ struct KubernetesObjectReader {
             }
         }
         if let status = m["status"].flatMap({ loose($0, "\(g).status") }) {
+            if let phase = status["phase"].flatMap({ r.string($0, "\(g).status.phase") }), phase == "Succeeded" || phase == "Failed" {
+                out.notes.append("\(r.file): \(g): pod has terminated (phase \(phase)): skipped"); return
+            }
             var texts: [(Node, String, String)] = []
             if let list = status["podIPs"].flatMap({ r.sequence($0, "\(g).status.podIPs") }) {
                 for (i, item) in list.enumerated() {

@@ -53,6 +53,11 @@ struct KubernetesManifestTests {
     metadata: { name: pending, namespace: x }
     ---
     apiVersion: v1
+    kind: Pod
+    metadata: { name: done, namespace: x }
+    status: { phase: Succeeded, podIP: 10.0.0.4 }
+    ---
+    apiVersion: v1
     kind: Service
     metadata: { name: svc }
     """
@@ -70,6 +75,7 @@ struct KubernetesManifestTests {
         #expect(c.runtime.ports.allSatisfy { $0.tenant == "k8s" })
         #expect(c.notes.contains { $0.contains("kind Service skipped") })
         #expect(c.notes.contains { $0.contains("pod x/pending has no address") })
+        #expect(c.notes.contains { $0.contains("Pod(x/done): pod has terminated (phase Succeeded): skipped") }, "\(c.notes)")
     }
 
     @Test func badManifestsAreRejectedWithFileLineAndField() {
