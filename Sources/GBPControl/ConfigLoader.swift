@@ -39,7 +39,7 @@ public enum ConfigLoader {
     }
 
     /// A YAML syntax error, at its line.
-    private static func yamlIssue(_ error: any Error, file: String) -> ConfigIssue {
+    static func yamlIssue(_ error: any Error, file: String) -> ConfigIssue {
         let problem: String, mark: Mark, context: YamlError.Context?
         switch error as? YamlError {
         case .scanner(let c, let p, let m, _), .parser(let c, let p, let m, _), .composer(let c, let p, let m, _):
@@ -52,7 +52,7 @@ public enum ConfigLoader {
     }
 
     static let topLevelKeys = (required: ["eal", "workers", "ports"],
-                               optional: ["mempool", "descriptors", "endpoints", "run", "conntrack", "capture", "flow_log", "control"] + PolicyConfigLoader.keys)
+                               optional: ["mempool", "descriptors", "endpoints", "run", "conntrack", "capture", "flow_log", "control", "kubernetes"] + PolicyConfigLoader.keys)
 
     private static func read(_ root: Node, _ r: ConfigReader) -> DaemonConfig? {
         guard let top = r.mapping(root, "", required: topLevelKeys.required, optional: topLevelKeys.optional) else { return nil }
@@ -79,7 +79,11 @@ public enum ConfigLoader {
         }
 
         var policy: PolicySpec?
-        if withPolicy {
+        var kubernetes: KubernetesConfigLoader.Loaded?
+        if let k = top["kubernetes"] {
+            kubernetes = KubernetesConfigLoader.read(k, top, ports: &ports, r)
+            policy = kubernetes?.compilation.spec ?? PolicySpec()
+        } else if withPolicy {
             policy = PolicyConfigLoader.read(top, ports: &ports, endpoints: endpoints, r)
         } else {
             PolicyConfigLoader.rejectWithoutTenants(top, ports: ports, r)
@@ -105,8 +109,15 @@ public enum ConfigLoader {
             if let n = rm["stop_when_inputs_drained"] { runtime.stopWhenInputsDrained = r.bool(n, "run.stop_when_inputs_drained") ?? false }
             if let n = rm["stats_interval_s"] { runtime.statsInterval = r.double(n, "run.stats_interval_s", in: 0...3600) ?? 1 }
         }
-        runtime.stations = endpoints.map { .init(name: $0.value.name, port: $0.value.port, mac: $0.value.mac) }
-        return DaemonConfig(file: r.file, runtime: runtime, endpoints: endpoints.map(\.value), policy: policy)
+        var entries = endpoints.map(\.value)
+        if let k = kubernetes?.compilation {
+            entries = k.spec.endpoints.map { EndpointEntry(name: $0.name, port: $0.port, mac: $0.mac, ips: $0.ips, group: $0.group, tenant: $0.tenant) }
+        }
+        runtime.stations = entries.map { .init(name: $0.name, port: $0.port, mac: $0.mac) }
+        var config = DaemonConfig(file: r.file, runtime: runtime, endpoints: entries, policy: policy)
+        config.kubernetes = kubernetes?.compilation
+        config.notes = kubernetes?.notes ?? []
+        return config
     }
 
     /// `capture: { path: FILE.pcapng, packets: drops|all, ring_slots: N }`

@@ -12,6 +12,9 @@ final class ConfigReader {
 
     init(file: String) { self.file = file }
 
+    /// Records a problem found elsewhere (in a file this config refers to).
+    func appendIssue(_ issue: ConfigIssue) { issues.append(issue) }
+
     func fail(_ node: Node?, _ field: String, _ reason: String) {
         issues.append(ConfigIssue(file: file, line: node?.mark.map { $0.line }, field: field, reason: reason))
     }

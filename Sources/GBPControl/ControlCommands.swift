@@ -183,7 +183,12 @@ final class ControlCommands {
                                  icmpType: UInt8(icmpType ?? (proto == 58 ? 128 : 8)), icmpCode: UInt8(icmpCode ?? 0),
                                  ipv6: (q[Key.ipv6] as? Bool) ?? false)
         guard let tables = currentTables() else { return ControlProtocol.failure("no policy in force") }
-        switch tables.compiled.explain(query, spec: spec, names: tables.names) {
+        var result = tables.compiled.explain(query, spec: spec, names: tables.names)
+        if case .failure = result, control.config.kubernetes != nil, let t = tables.names.tenantID(tenant),
+           let f = KubernetesExplainFields.fields(query, spec: spec) {
+            result = .success(tables.compiled.explain(tenant: t, fields: f, names: tables.names))
+        }
+        switch result {
         case .failure(let e):
             return ControlProtocol.failure("cannot explain: \(e)")
         case .success(let e):
@@ -196,6 +201,11 @@ final class ControlCommands {
             if let reason = e.verdict.reason { r["reason"] = reason.name }
             if let c = e.contract { r["contract"] = c }
             if let rule = e.rule { r["rule"] = rule }
+            if let k = control.config.kubernetes,
+               case .success(let x) = k.evaluator.explain(from: from, to: to, ipProto: proto, port: port ?? 0) {
+                r["kubernetes"] = x.description
+                r["kubernetes_verdict"] = x.decision.allowed ? "allow" : "deny"
+            }
             return ControlProtocol.success(r)
         }
     }
@@ -277,6 +287,7 @@ final class ControlCommands {
         }
         switch control.apply(loaded.config) {
         case .success(let swap):
+            for n in loaded.config.notes { logger.notice("\(n)") }
             document = ConfigDocument(text: loaded.text, file: file)
             version += 1
             metrics?.policyChange(origin: "file", applied: true, seconds: swap.totalSeconds)

@@ -21,4 +21,8 @@ public struct DaemonConfig: Sendable {
     /// `runtime.policy`. With a policy, `runtime.ports[i].tenant` is the port's tenant as
     /// the file gives it or else the tenant of its endpoints (nil: neither).
     public var policy: PolicySpec?
+    /// With the `kubernetes` key: the cluster the policy was compiled from (for explain).
+    public var kubernetes: KubernetesCompilation? = nil
+    /// Things worth a line in the log that are no error (pods left out, kinds skipped).
+    public var notes: [String] = []
 }

@@ -139,6 +139,7 @@ enum Format {
         out.append("  contract: \(J.str(r["contract"]))")
         out.append("  rule:     \(J.str(r["rule"]))")
         out.append("  policy epoch \(J.str(r["epoch"])), from the compiled tables")
+        if let k = r["kubernetes"] as? String { out.append("Kubernetes: " + k) }
         return out.joined(separator: "\n")
     }
 

@@ -170,7 +170,7 @@ contracts:
         ports: [{ name: p0, devargs: net_null0 }]
         tenant: [{ name: shop }]
         """) == [
-            "t.yaml:4: tenant: unknown key (allowed here: capture, conntrack, contracts, control, descriptors, eal, endpoints, external_groups, flow_log, groups, mempool, ports, run, tenants, workers)",
+            "t.yaml:4: tenant: unknown key (allowed here: capture, conntrack, contracts, control, descriptors, eal, endpoints, external_groups, flow_log, groups, kubernetes, mempool, ports, run, tenants, workers)",
         ])
     }
 
@@ -404,7 +404,7 @@ contracts:
             .replacingOccurrences(of: "ports: [443]", with: "ports: [443-80]")                       // validation, line 30
         let found = problems(text)
         #expect(found == [
-            "t.yaml:3: colour: unknown key (allowed here: capture, conntrack, contracts, control, descriptors, eal, endpoints, external_groups, flow_log, groups, mempool, ports, run, tenants, workers)",
+            "t.yaml:3: colour: unknown key (allowed here: capture, conntrack, contracts, control, descriptors, eal, endpoints, external_groups, flow_log, groups, kubernetes, mempool, ports, run, tenants, workers)",
             "t.yaml:18: endpoints[2].ips[0]: 10.1.0.11 is also endpoints[0].ips[0] in tenant \"shop\"",
             "t.yaml:30: contracts[0].rules[0].ports[0]: port range 443-80 is reversed: it contains no port",
         ])
