@@ -35,7 +35,9 @@ public enum ConfigLoader {
             throw ConfigError(issues: r.issues.isEmpty
                 ? [ConfigIssue(file: file, line: nil, field: "(file)", reason: "invalid")] : r.issuesInFileOrder)
         }
-        return (config!, control)
+        var checked = config!
+        if let spec = checked.policy { checked.warnings = PolicyLint.warnings(spec, r) }
+        return (checked, control)
     }
 
     /// A YAML syntax error, at its line.

@@ -282,6 +282,7 @@ final class ControlCommands {
             metrics?.policyChange(origin: "file", applied: true, seconds: swap.totalSeconds)
             logger.info("reloaded \(file): policy epoch \(swap.epoch) in force (compile \(Self.ms(swap.compileSeconds)) ms, publish \(Self.ms(swap.publishSeconds)) ms)",
                         metadata: ["origin": "\(origin)"])
+            for w in loaded.config.warnings { logger.warning("config lint: \(w)", metadata: ["origin": "\(origin)"]) }
             if loaded.control != settings {
                 logger.warning("the control section of \(file) changed: socket and metrics settings apply at the next start of gbpd")
             }

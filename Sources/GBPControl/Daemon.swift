@@ -69,6 +69,7 @@ public struct Daemon {
 
         let control = PolicyControl(dataplane: dataplane, config: config)
         logger.info("started with \(config.file): \(config.policy == nil ? "no policy (L2 switch)" : "policy epoch \(dataplane.policyEpoch)"), \(config.endpoints.count) endpoints")
+        for w in config.warnings { logger.warning("config lint: \(w)") }
         let plane = ControlPlane(control: control, document: ConfigDocument(text: loaded.text, file: config.file),
                                  settings: loaded.control, logger: logger)
         controlLoop(dataplane, plane: plane, expected: expected, statsInterval: rt.statsInterval)

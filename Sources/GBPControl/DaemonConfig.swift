@@ -21,4 +21,7 @@ public struct DaemonConfig: Sendable {
     /// `runtime.policy`. With a policy, `runtime.ports[i].tenant` is the port's tenant as
     /// the file gives it or else the tenant of its endpoints (nil: neither).
     public var policy: PolicySpec?
+    /// Lint warnings (`PolicyLint`) about a policy that opens more than it seems to say:
+    /// printed by `--check`, logged at start and on reload; never a reason to refuse.
+    public var warnings: [ConfigIssue] = []
 }
