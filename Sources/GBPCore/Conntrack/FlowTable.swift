@@ -6,6 +6,11 @@ struct FlowTableState {
     @usableFromInline var sweepCursor: Int
     @usableFromInline var ownsSlots: Bool
     @usableFromInline var counters: ConntrackCounters
+    /// Most connections one tenant holds, and the entries each tenant id holds (65536
+    /// counters). Here rather than in `FlowTable`, whose handle the hit path passes
+    /// around: the budget is read only when a connection is admitted or removed.
+    @usableFromInline var tenantLimit: Int
+    @usableFromInline var tenantEntries: UnsafeMutablePointer<UInt32>
 }
 
 /// A burst packet between the two passes of `track(burst:...)`: its canonical key and home slot.
@@ -43,12 +48,11 @@ public struct FlowTable: @unchecked Sendable {
     @usableFromInline let state: UnsafeMutablePointer<FlowTableState>
     /// Timeout in ticks per `FlowStateCode`.
     @usableFromInline let timeoutTicks: UnsafeMutablePointer<UInt64>
-    /// Entries held per tenant id (65536 counters).
-    @usableFromInline let tenantEntries: UnsafeMutablePointer<UInt32>
     /// Most connections the table holds.
     public let capacity: Int
     /// Most connections one tenant holds (`capacity` when there is no budget).
-    public let tenantLimit: Int
+    public var tenantLimit: Int { state.pointee.tenantLimit }
+    @usableFromInline var tenantEntries: UnsafeMutablePointer<UInt32> { state.pointee.tenantEntries }
     public let ticksPerSecond: UInt64
 
     /// Slots examined to reclaim expired entries when a new connection finds the table full.
@@ -89,9 +93,8 @@ public struct FlowTable: @unchecked Sendable {
     private init(capacity: Int, ticksPerSecond: UInt64, timeouts t: ConntrackTimeouts, tenantLimit: Int?,
                  memory raw: UnsafeMutableRawPointer, owned: Bool) {
         self.capacity = max(capacity, 1)
-        self.tenantLimit = min(max(tenantLimit ?? self.capacity, 1), self.capacity)
-        tenantEntries = .allocate(capacity: FlowTable.tenantSlots)
-        tenantEntries.initialize(repeating: 0, count: FlowTable.tenantSlots)
+        let entries = UnsafeMutablePointer<UInt32>.allocate(capacity: FlowTable.tenantSlots)
+        entries.initialize(repeating: 0, count: FlowTable.tenantSlots)
         self.ticksPerSecond = ticksPerSecond
         precondition(FlowEntry.hasKeyWordLayout, "FlowEntry layout changed: see CanonicalFlowKey.matches")
         let n = FlowTable.slotCount(capacity: capacity)
@@ -99,7 +102,9 @@ public struct FlowTable: @unchecked Sendable {
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: n * MemoryLayout<FlowEntry>.stride)
         slots = raw.bindMemory(to: FlowEntry.self, capacity: n)
         state = .allocate(capacity: 1)
-        state.initialize(to: FlowTableState(count: 0, sweepCursor: 0, ownsSlots: owned, counters: ConntrackCounters()))
+        state.initialize(to: FlowTableState(count: 0, sweepCursor: 0, ownsSlots: owned, counters: ConntrackCounters(),
+                                            tenantLimit: min(max(tenantLimit ?? self.capacity, 1), self.capacity),
+                                            tenantEntries: entries))
         timeoutTicks = .allocate(capacity: FlowStateCode.count)
         func ticks(_ s: Double) -> UInt64 { UInt64(max(s, 0) * Double(ticksPerSecond)) }
         let table: [UInt64] = [
@@ -113,9 +118,9 @@ public struct FlowTable: @unchecked Sendable {
     /// Frees the table. Call once, when no thread uses it.
     public func deallocate() {
         if state.pointee.ownsSlots { UnsafeMutableRawPointer(slots).deallocate() }
+        tenantEntries.deallocate()
         state.deallocate()
         timeoutTicks.deallocate()
-        tenantEntries.deallocate()
     }
 
     /// One counter per possible tenant id.
