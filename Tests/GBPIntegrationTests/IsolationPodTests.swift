@@ -3,13 +3,13 @@ import GBPCore
 import Testing
 
 /// The isolation and spoofing table (`Isolation.cases`) on kernel-facing ports: pods in
-/// network namespaces on af_packet (veth) and on tap ports. s1's pod writes every case's
+/// network namespaces on af_packet and af_xdp (veth host ends) and on tap ports. s1's pod writes every case's
 /// frame onto its interface with a raw socket; raw sockets in s2's and o1's pods record
 /// what arrives. o1 gets nothing at all; s2 gets exactly the frames meant for it; gbpd's
 /// drop counters match the table reason for reason.
 @Suite(.serialized, .enabled(if: E2E.podsAvailable, "needs root and working network namespaces with veth pairs (ip netns); the reason is printed on stderr"))
 struct IsolationPodTests {
-    enum Attachment: String { case afPacket = "af_packet", tap }
+    enum Attachment: String { case afPacket = "af_packet", afXDP = "af_xdp", tap }
 
     /// Sends the frames of a hex file (one per line) on an interface, or prints "ready" and
     /// then every frame the interface receives, as hex, one per line.
@@ -34,6 +34,12 @@ struct IsolationPodTests {
 
     @Test func afPacket() throws { try check(.afPacket) }
 
+    @Test func afXDP() throws {
+        try E2E.requirePods(tools: ["python3", "timeout"])
+        if !E2E.hasPMD("af_xdp") { try Test.cancel("skipped: this DPDK build has no net_af_xdp PMD (librte_net_af_xdp.so)") }
+        try check(.afXDP)
+    }
+
     @Test func tap() throws {
         try E2E.requirePods(tools: ["python3", "timeout"])
         if !E2E.hasPMD("tap") { try Test.cancel("skipped: this DPDK build has no net_tap PMD (librte_net_tap.so)") }
@@ -55,8 +61,8 @@ struct IsolationPodTests {
         var port: [String: String] = [:], iface: [String: String] = [:]
         for p in layout {
             switch kind {
-            case .afPacket:
-                let pod = try pods.add(p.label, ip: p.ip, mac: "\(p.mac)", tenant: p.tenant, group: p.group)
+            case .afPacket, .afXDP:
+                let pod = try pods.add(p.label, ip: p.ip, mac: "\(p.mac)", tenant: p.tenant, group: p.group, pmd: kind.rawValue)
                 (port[p.label], iface[p.label]) = (pod.name, "eth0")
             case .tap:
                 let name = "gbpti" + String(getpid(), radix: 36) + p.label
@@ -68,7 +74,7 @@ struct IsolationPodTests {
         let d = try E2EDaemon(g, config: """
             eal: \(g.eal)
             workers: [1]
-            mempool: { mbufs: 4095, cache: 64 }
+            mempool: { mbufs: \(kind == .afXDP ? 16383 : 4095), cache: 64 }   # af_xdp: 2048 per port for its fill ring
             descriptors: { rx: 256, tx: 256 }
             control: { socket: \(g.path("gbpd.sock")) }
             \(pods.portsYAML)
