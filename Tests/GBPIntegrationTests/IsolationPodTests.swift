@@ -140,16 +140,19 @@ struct IsolationPodTests {
         #expect(s.balanced, "\(s)")
     }
 
-    /// Drops by reason and tx per port, from `gbpctl stats --json` while gbpd runs.
+    /// Drops by reason, rx and tx per port, from `gbpctl stats --json` while gbpd runs.
     struct Counters {
         var drops: [String: Int] = [:]
+        var rx: [String: Int] = [:]
         var tx: [String: Int] = [:]
         init(_ g: GBPDProcess) throws {
             let r = try ControlTests().gbpctl(g, ["stats", "--json"])
             guard r.status == 0, let stats = r.json?["stats"] as? [String: Any] else { throw E2EError("gbpctl stats: \(r.stderr)") }
             drops = ((stats["drops"] as? [String: Any]) ?? [:]).compactMapValues { ($0 as? NSNumber)?.intValue }
             for p in stats["ports"] as? [[String: Any]] ?? [] {
-                if let name = p["name"] as? String { tx[name] = (p["tx"] as? NSNumber)?.intValue }
+                guard let name = p["name"] as? String else { continue }
+                rx[name] = (p["rx"] as? NSNumber)?.intValue
+                tx[name] = (p["tx"] as? NSNumber)?.intValue
             }
         }
     }
