@@ -21,6 +21,7 @@ struct LintTests {
           - { name: in, tenant: shop, providers: [backend], consumers: [internet], rules: [\(rule)] }
         external_groups: [{ name: internet, tenant: shop, cidrs: [0.0.0.0/0] }]
         run: { stats_interval_s: 0 }
+        control: { socket: \(g.path("gbpd.sock")) }
         """
     }
 
@@ -55,6 +56,13 @@ struct LintTests {
         d.signal(SIGHUP)
         #expect(d.wait(for: "policy epoch 2 in force"), "\(d.stdout)")
         #expect(d.wait(for: "config lint: \(file):\(Self.lintLine): \(Self.warning)"), "\(d.stdout)")
+
+        // A change over the control socket is linted too.
+        let add = try ControlTests().gbpctl(g, ["contracts", "add", "--json-spec",
+            #"{"name": "out", "tenant": "shop", "providers": ["internet"], "consumers": ["frontend"], "rules": [{"protocol": "any"}]}"#])
+        #expect(add.status == 0, "\(add.stderr)")
+        #expect(d.wait(for: "contracts[2].rules[0]: lets frontend open connections to the whole Internet (external group internet, a /0 cidr) on every protocol and port"),
+                "\(d.stdout)")
         #expect(d.finish().status == 0)
     }
 }
