@@ -35,7 +35,9 @@ public enum ConfigLoader {
             throw ConfigError(issues: r.issues.isEmpty
                 ? [ConfigIssue(file: file, line: nil, field: "(file)", reason: "invalid")] : r.issuesInFileOrder)
         }
-        return (config!, control)
+        var checked = config!
+        if let spec = checked.policy { checked.warnings = PolicyLint.warnings(spec, r) }
+        return (checked, control)
     }
 
     /// A YAML syntax error, at its line.
@@ -136,10 +138,13 @@ public enum ConfigLoader {
         return c
     }
 
-    /// `conntrack: { capacity: N, timeouts: { tcp_established_s: ..., udp_s: ... } }`
+    /// `conntrack: { capacity: N, tenant_budget: 0.5, timeouts: { tcp_established_s: ..., udp_s: ... } }`
     private static func readConntrack(_ n: Node, _ runtime: inout RuntimeConfig, _ r: ConfigReader) {
-        guard let m = r.mapping(n, "conntrack", optional: ["capacity", "timeouts"]) else { return }
+        guard let m = r.mapping(n, "conntrack", optional: ["capacity", "tenant_budget", "timeouts"]) else { return }
         if let c = m["capacity"] { runtime.conntrackCapacity = r.int(c, "conntrack.capacity", in: 64...(1 << 26)) ?? runtime.conntrackCapacity }
+        if let b = m["tenant_budget"], let share = r.double(b, "conntrack.tenant_budget", in: 0.000001...1) {
+            runtime.conntrackTenantBudget = share
+        }
         guard let tn = m["timeouts"] else { return }
         let fields: [(String, WritableKeyPath<ConntrackTimeouts, Double>)] = [
             ("tcp_handshake_s", \.tcpHandshake), ("tcp_established_s", \.tcpEstablished), ("tcp_closing_s", \.tcpClosing),

@@ -252,6 +252,7 @@ final class ControlCommands {
                 metrics?.policyChange(origin: "socket", applied: true, seconds: swap.totalSeconds)
                 logger.info("\(cmd.rawValue) \(what): policy epoch \(swap.epoch) in force (compile \(Self.ms(swap.compileSeconds)) ms, publish \(Self.ms(swap.publishSeconds)) ms)",
                             metadata: ["origin": "socket"])
+                for w in config.warnings { logger.warning("config lint: \(w)", metadata: ["origin": "socket"]) }
                 return ControlProtocol.success([Key.epoch: swap.epoch, "change": "\(cmd.rawValue) \(what)"])
             case .failure(let f):
                 metrics?.policyChange(origin: "socket", applied: false, seconds: nil)
@@ -293,6 +294,7 @@ final class ControlCommands {
             metrics?.policyChange(origin: "file", applied: true, seconds: swap.totalSeconds)
             logger.info("reloaded \(file): policy epoch \(swap.epoch) in force (compile \(Self.ms(swap.compileSeconds)) ms, publish \(Self.ms(swap.publishSeconds)) ms)",
                         metadata: ["origin": "\(origin)"])
+            for w in loaded.config.warnings { logger.warning("config lint: \(w)", metadata: ["origin": "\(origin)"]) }
             if loaded.control != settings {
                 logger.warning("the control section of \(file) changed: socket and metrics settings apply at the next start of gbpd")
             }

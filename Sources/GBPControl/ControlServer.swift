@@ -3,6 +3,9 @@ import Glibc
 import Logging
 
 /// The control socket: a Unix stream socket (mode 0600) served from the control loop.
+/// Only gbpd's own user and root are served: the mode keeps others from connecting, and
+/// the peer's credentials (`SO_PEERCRED`) are checked on accept, so a socket whose mode
+/// was loosened, or reached through a path another user can open, still refuses them.
 /// Requests are JSON lines (ControlProtocol.swift); each is answered in order by the
 /// handler. Non-blocking throughout: per tick a bounded number of accepts, bytes read,
 /// requests handled and bytes written; a request line longer than
@@ -97,6 +100,17 @@ final class ControlServer {
         return addr
     }
 
+    /// Why a client is refused (its answer, and the log line), or nil when it is gbpd's
+    /// own user or root. A peer whose credentials cannot be read is refused.
+    static func refusal(of peer: PeerCredentials?, ownUID: UInt32 = geteuid()) -> (answer: String, log: String)? {
+        guard let peer else {
+            return ("gbpd could not read the credentials of this connection; refused", "refused a client whose credentials could not be read")
+        }
+        if peer.uid == ownUID || peer.uid == 0 { return nil }
+        return ("permission denied: gbpd's control socket serves only uid \(ownUID) (gbpd's user) and root, not uid \(peer.uid)",
+                "refused uid \(peer.uid) (pid \(peer.pid)): only uid \(ownUID) and root may use the control socket")
+    }
+
     /// File descriptors the control loop may wait on.
     var readFDs: [Int32] { listenFD < 0 ? [] : [listenFD] + clients.map(\.fd) }
     var writeFDs: [Int32] { clients.filter(\.hasPendingOutput).map(\.fd) }
@@ -106,6 +120,15 @@ final class ControlServer {
     func service(now: Double, handle: (ArraySlice<UInt8>) -> [UInt8]) {
         guard listenFD >= 0 else { return }
         for fd in acceptPending(listenFD, max: 16) {
+            if let refusal = Self.refusal(of: PeerCredentials(socket: fd)) {
+                let c = SocketConnection(fd: fd, now: now)
+                _ = c.readAvailable(budget: 4096, now: now)  // closing on unread input would reset the answer
+                c.send(ControlProtocol.encodeLine(ControlProtocol.failure(refusal.answer)))
+                _ = c.flush(budget: 4096, now: now)
+                c.close()
+                logger.warning("control socket: \(refusal.log)")
+                continue
+            }
             if clients.count >= Self.maxClients {
                 let c = SocketConnection(fd: fd, now: now)
                 c.send(ControlProtocol.encodeLine(ControlProtocol.failure("too many control clients (\(Self.maxClients)); try again")))

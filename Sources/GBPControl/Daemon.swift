@@ -70,6 +70,7 @@ public struct Daemon {
         let control = PolicyControl(dataplane: dataplane, config: config)
         logger.info("started with \(config.file): \(config.policy == nil ? "no policy (L2 switch)" : "policy epoch \(dataplane.policyEpoch)"), \(config.endpoints.count) endpoints")
         for n in config.notes { logger.notice("\(n)") }
+        for w in config.warnings { logger.warning("config lint: \(w)") }
         let plane = ControlPlane(control: control, document: ConfigDocument(text: loaded.text, file: config.file),
                                  settings: loaded.control, logger: logger)
         controlLoop(dataplane, plane: plane, expected: expected, statsInterval: rt.statsInterval)

@@ -25,4 +25,7 @@ public struct DaemonConfig: Sendable {
     public var kubernetes: KubernetesCompilation? = nil
     /// Things worth a line in the log that are no error (pods left out, kinds skipped).
     public var notes: [String] = []
+    /// Lint warnings (`PolicyLint`) about a policy that opens more than it seems to say:
+    /// printed by `--check`, logged at start and on reload; never a reason to refuse.
+    public var warnings: [ConfigIssue] = []
 }

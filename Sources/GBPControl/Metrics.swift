@@ -76,6 +76,7 @@ final class GBPDMetrics {
             count("gbpd_conntrack_new_total", "Connections admitted into connection tracking", [], c.newFlows)
             count("gbpd_conntrack_hits_total", "Packets that matched a tracked connection", [], c.hits)
             count("gbpd_conntrack_full_drops_total", "New connections dropped because the table was full", [], c.fullDrops)
+            count("gbpd_conntrack_budget_drops_total", "New connections dropped because their tenant held its budget", [], c.budgetDrops)
             count("gbpd_conntrack_expired_total", "Connections expired", [], c.expired)
             count("gbpd_conntrack_rechecked_total", "Connections classified again after a policy change", [], c.rechecked)
             count("gbpd_conntrack_recheck_drops_total", "Connections dropped because a new policy denies them", [], c.recheckDrops)

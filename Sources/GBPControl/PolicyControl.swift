@@ -62,7 +62,8 @@ public final class PolicyControl {
         }
         if a.mempoolSize != b.mempoolSize || a.mempoolCache != b.mempoolCache { out.append("mempool") }
         if a.rxDescriptors != b.rxDescriptors || a.txDescriptors != b.txDescriptors { out.append("descriptors") }
-        if a.conntrackCapacity != b.conntrackCapacity || a.conntrackTimeouts != b.conntrackTimeouts { out.append("conntrack") }
+        if a.conntrackCapacity != b.conntrackCapacity || a.conntrackTimeouts != b.conntrackTimeouts
+            || a.conntrackTenantBudget != b.conntrackTenantBudget { out.append("conntrack") }
         if (a.policy == nil) != (b.policy == nil) { out.append("policy on/off (tenants)") }
         if a.capture != b.capture { out.append("capture") }
         if a.logDeniedFlows != b.logDeniedFlows || a.flowLogPerSecond != b.flowLogPerSecond { out.append("flow_log") }

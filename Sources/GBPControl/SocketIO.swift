@@ -93,6 +93,26 @@ final class SocketConnection {
     func close() { _ = Glibc.close(fd) }
 }
 
+/// The process at the other end of a Unix socket, as the kernel saw it connect
+/// (`SO_PEERCRED`; Glibc's Swift module hides `struct ucred`, so it is mirrored here:
+/// pid_t, uid_t, gid_t).
+struct PeerCredentials {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+
+    /// Nil if the kernel does not say (not a Unix socket).
+    init?(socket fd: Int32) {
+        var c = PeerCredentials(pid: 0, uid: 0, gid: 0)
+        var len = socklen_t(MemoryLayout<PeerCredentials>.size)
+        guard MemoryLayout<PeerCredentials>.size == 12, getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) == 0,
+              len == socklen_t(MemoryLayout<PeerCredentials>.size) else { return nil }
+        self = c
+    }
+
+    private init(pid: Int32, uid: UInt32, gid: UInt32) { self.pid = pid; self.uid = uid; self.gid = gid }
+}
+
 /// Accepts pending connections on a non-blocking listening socket.
 func acceptPending(_ listenFD: Int32, max: Int) -> [Int32] {
     var out: [Int32] = []

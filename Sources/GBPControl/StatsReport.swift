@@ -26,6 +26,7 @@ public enum StatsReport {
             out["rules"] = s.rules.map(ruleJSON)
             let c = s.conntrack
             out["conntrack"] = ["entries": s.conntrackEntries, "hits": c.hits, "new": c.newFlows, "full_drops": c.fullDrops,
+                                "budget_drops": c.budgetDrops,
                                 "expired": c.expired, "invalid": c.invalid, "rechecked": c.rechecked,
                                 "recheck_drops": c.recheckDrops, "kept": c.kept]
         }

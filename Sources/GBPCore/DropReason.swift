@@ -51,7 +51,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable {
     case conntrackFull
     case conntrackInvalid           // TCP segment that does not fit the connection's state
     case fragmentWithoutState       // a non-first fragment whose first fragment was not seen
-    case tenantBudgetExceeded
+    case conntrackTenantBudget        // a new connection of a tenant that holds its share of the table
 
     /// The counter name used in stats, JSON and metrics.
     public var name: String {
@@ -99,7 +99,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable {
         case .conntrackFull: "conntrack_full"
         case .conntrackInvalid: "conntrack_invalid"
         case .fragmentWithoutState: "fragment_without_state"
-        case .tenantBudgetExceeded: "tenant_budget_exceeded"
+        case .conntrackTenantBudget: "conntrack_tenant_budget"
         }
     }
 

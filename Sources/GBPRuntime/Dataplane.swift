@@ -156,6 +156,7 @@ public final class Dataplane {
             let ctx = UnsafeMutablePointer<WorkerContext>.allocate(capacity: 1)
             let burst = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: Worker.burstSize)
             var policyState = WorkerPolicyState(flowCapacity: config.policy == nil ? 64 : config.conntrackCapacity,
+                                                tenantBudget: config.conntrackTenantBudget,
                                                 timeouts: config.conntrackTimeouts, tscHz: EAL.tscHz)
             if let c = config.capture {
                 policyState.capture = CaptureRing(capacity: c.ringSlots)
@@ -321,6 +322,7 @@ public final class Dataplane {
                 s.conntrackEntries += f.count
                 let c = f.counters
                 s.conntrack.hits += c.hits; s.conntrack.newFlows += c.newFlows; s.conntrack.fullDrops += c.fullDrops
+                s.conntrack.budgetDrops += c.budgetDrops
                 s.conntrack.expired += c.expired; s.conntrack.invalid += c.invalid; s.conntrack.rechecked += c.rechecked
                 s.conntrack.recheckDrops += c.recheckDrops; s.conntrack.kept += c.kept
             }

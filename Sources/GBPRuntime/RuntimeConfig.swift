@@ -36,6 +36,8 @@ public struct RuntimeConfig: Sendable {
     public var policy: PolicySpec?
     /// Connection-table entries per worker.
     public var conntrackCapacity: Int = 1 << 16
+    /// Share of each worker's table one tenant may hold (1: no budget).
+    public var conntrackTenantBudget: Double = 1
     public var conntrackTimeouts = ConntrackTimeouts()
     /// Verdict capture to a pcapng file: every dropped packet (or every packet) with
     /// its verdict, contract, rule and drop reason as a per-packet comment.

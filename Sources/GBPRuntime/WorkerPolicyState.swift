@@ -17,8 +17,9 @@ public struct WorkerPolicyState {
     /// Per-burst scratch of the staged pipeline.
     let scratch: BurstScratch
 
-    public init(flowCapacity: Int, timeouts: ConntrackTimeouts, tscHz: UInt64, burst: Int = 32) {
-        flows = FlowTable(capacity: flowCapacity, ticksPerSecond: tscHz, timeouts: timeouts)
+    public init(flowCapacity: Int, tenantBudget: Double = 1, timeouts: ConntrackTimeouts, tscHz: UInt64, burst: Int = 32) {
+        flows = FlowTable(capacity: flowCapacity, ticksPerSecond: tscHz, timeouts: timeouts,
+                          tenantLimit: FlowTable.tenantLimit(capacity: flowCapacity, share: tenantBudget))
         fragments = FragmentTable(capacity: 4096, lifetime: tscHz * 2)
         scratch = BurstScratch(burst: burst)
     }

@@ -39,13 +39,22 @@ struct ControlClient {
             }
             throw Failure(description: "gbpctl: cannot reach gbpd at \(path): \(why)")
         }
-        // Send the request line.
+        // Send the request line. gbpd may already have answered and closed (it refuses a
+        // client at once, e.g. another user's): then its answer is what to report.
         let line = ControlProtocol.encodeLine(request)
         var sent = 0
         while sent < line.count {
             let n = line.withUnsafeBytes { send(fd, $0.baseAddress! + sent, line.count - sent, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw Failure(description: "gbpctl: writing to gbpd at \(path): \(String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                let writeError = Failure(description: "gbpctl: writing to gbpd at \(path): \(String(cString: strerror(errno)))")
+                var early = [UInt8](repeating: 0, count: 65536)
+                let got = early.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                if got > 0, let end = early[0..<got].firstIndex(of: 0x0A), let answer = ControlProtocol.decodeLine(early[..<end]) {
+                    return answer
+                }
+                throw writeError
+            }
             sent += n
         }
         // Read one response line.

@@ -81,6 +81,7 @@ enum Format {
             out.append("")
             out.append("conntrack: \(J.int(ct["entries"])) entries, \(J.int(ct["new"])) new, \(J.int(ct["hits"])) hits, "
                        + "\(J.int(ct["expired"])) expired, \(J.int(ct["full_drops"])) table-full drops, "
+                       + "\(J.int(ct["budget_drops"])) tenant-budget drops, "
                        + "\(J.int(ct["rechecked"])) rechecked (\(J.int(ct["recheck_drops"])) dropped, \(J.int(ct["kept"])) kept)")
         }
         let workers = J.list(s["workers"])

@@ -23,7 +23,9 @@ struct GBPD: ParsableCommand {
         if check {
             do {
                 let c = try ConfigLoader.load(path: config)
-                print("\(config): OK (\(c.runtime.ports.count) ports, \(c.endpoints.count) endpoints)")
+                for w in c.warnings { FileHandleOutput.stderr("warning: \(w)") }
+                let warned = c.warnings.isEmpty ? "" : ", \(c.warnings.count) warning\(c.warnings.count == 1 ? "" : "s")"
+                print("\(config): OK (\(c.runtime.ports.count) ports, \(c.endpoints.count) endpoints\(warned))")
             } catch {
                 FileHandleOutput.stderr(error.description)
                 throw ExitCode(2)

@@ -49,11 +49,12 @@ struct ControlTests {
 
     static var gbpctl: URL { GBPDProcess.binary.deletingLastPathComponent().appendingPathComponent("gbpctl") }
 
-    /// Runs the gbpctl binary built next to gbpd.
-    func gbpctl(_ g: GBPDProcess, _ args: [String], socket: String? = nil) throws -> Run {
+    /// Runs the gbpctl binary built next to gbpd (through `runAs`, e.g. setpriv, when given).
+    func gbpctl(_ g: GBPDProcess, _ args: [String], socket: String? = nil, runAs: [String] = []) throws -> Run {
         let p = Process()
-        p.executableURL = Self.gbpctl
-        p.arguments = args + ["--socket", socket ?? g.path("gbpd.sock")]
+        let gbpctlArgs = args + ["--socket", socket ?? g.path("gbpd.sock")]
+        p.executableURL = runAs.isEmpty ? Self.gbpctl : URL(fileURLWithPath: runAs[0])
+        p.arguments = runAs.isEmpty ? gbpctlArgs : Array(runAs.dropFirst()) + [Self.gbpctl.path] + gbpctlArgs
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -247,8 +248,8 @@ struct ControlTests {
 
     // MARK: Tiny clients
 
-    /// GET over HTTP/1.0 on 127.0.0.1: the whole response.
-    static func httpGet(port: Int, path: String) throws -> String {
+    /// GET (or `method`) over HTTP/1.0 on 127.0.0.1: the whole response.
+    static func httpGet(port: Int, path: String, method: String = "GET") throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var a = sockaddr_in()
@@ -259,7 +260,7 @@ struct ControlTests {
         guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
         var tv = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let req = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let req = Array("\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         _ = req.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)

@@ -29,6 +29,8 @@ public struct ConntrackCounters: Sendable, Equatable {
     public var newFlows: UInt64 = 0
     /// New connections refused because the table was full (`conntrackFull`).
     public var fullDrops: UInt64 = 0
+    /// New connections refused because their tenant held its budget (`conntrackTenantBudget`).
+    public var budgetDrops: UInt64 = 0
     /// Entries found expired and removed or reused.
     public var expired: UInt64 = 0
     /// Packets that do not fit their connection's TCP state, or TCP without SYN and no state (`conntrackInvalid`).

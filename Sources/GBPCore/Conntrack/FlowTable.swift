@@ -6,6 +6,11 @@ struct FlowTableState {
     @usableFromInline var sweepCursor: Int
     @usableFromInline var ownsSlots: Bool
     @usableFromInline var counters: ConntrackCounters
+    /// Most connections one tenant holds, and the entries each tenant id holds (65536
+    /// counters). Here rather than in `FlowTable`, whose handle the hit path passes
+    /// around: the budget is read only when a connection is admitted or removed.
+    @usableFromInline var tenantLimit: Int
+    @usableFromInline var tenantEntries: UnsafeMutablePointer<UInt32>
 }
 
 /// A burst packet between the two passes of `track(burst:...)`: its canonical key and home slot.
@@ -29,6 +34,12 @@ struct BurstFlowSlot {
 /// unless its contract says `onPolicyChange: keep`. Replies pass without a reverse contract.
 /// A full table refuses new connections (`conntrackFull`) and keeps serving known ones.
 ///
+/// Tenant budgets: no tenant holds more than `tenantLimit` entries, so a tenant that
+/// floods new connections cannot take the table from the others. Entries are counted
+/// per tenant id on insert and removal (a 64K-entry array allocated at init, touched
+/// only on the admit and removal paths, never on a hit); a new connection of a tenant
+/// at its limit is refused (`conntrackTenantBudget`), its known connections keep going.
+///
 /// Time is the caller's clock in ticks (TSC cycles in the runtime), `ticksPerSecond` given at init.
 @frozen
 public struct FlowTable: @unchecked Sendable {
@@ -39,6 +50,9 @@ public struct FlowTable: @unchecked Sendable {
     @usableFromInline let timeoutTicks: UnsafeMutablePointer<UInt64>
     /// Most connections the table holds.
     public let capacity: Int
+    /// Most connections one tenant holds (`capacity` when there is no budget).
+    public var tenantLimit: Int { state.pointee.tenantLimit }
+    @usableFromInline var tenantEntries: UnsafeMutablePointer<UInt32> { state.pointee.tenantEntries }
     public let ticksPerSecond: UInt64
 
     /// Slots examined to reclaim expired entries when a new connection finds the table full.
@@ -46,18 +60,25 @@ public struct FlowTable: @unchecked Sendable {
 
     /// A table for up to `capacity` connections (at least 1), with twice as many slots
     /// rounded up to a power of two, so probes stay short.
-    public init(capacity: Int, ticksPerSecond: UInt64, timeouts: ConntrackTimeouts = ConntrackTimeouts()) {
+    /// `tenantLimit` caps the connections of each tenant (nil or more than `capacity`: no cap).
+    public init(capacity: Int, ticksPerSecond: UInt64, timeouts: ConntrackTimeouts = ConntrackTimeouts(), tenantLimit: Int? = nil) {
         let bytes = FlowTable.bytesNeeded(capacity: capacity)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        self.init(capacity: capacity, ticksPerSecond: ticksPerSecond, timeouts: timeouts, memory: raw, owned: true)
+        self.init(capacity: capacity, ticksPerSecond: ticksPerSecond, timeouts: timeouts, tenantLimit: tenantLimit, memory: raw, owned: true)
+    }
+
+    /// The per-tenant limit for a budget given as a share of the capacity (0 < share <= 1),
+    /// at least one connection.
+    public static func tenantLimit(capacity: Int, share: Double) -> Int {
+        max(1, min(max(capacity, 1), Int((Double(max(capacity, 1)) * share).rounded(.down))))
     }
 
     /// A table whose slots live in `memory`, provided by the caller (for example hugepage
     /// memory from the DPDK allocator, which spares the TLB): `bytesNeeded(capacity:)`
     /// bytes, 64-byte aligned. `deallocate()` leaves that memory to its owner.
-    public init(capacity: Int, ticksPerSecond: UInt64, timeouts: ConntrackTimeouts = ConntrackTimeouts(),
+    public init(capacity: Int, ticksPerSecond: UInt64, timeouts: ConntrackTimeouts = ConntrackTimeouts(), tenantLimit: Int? = nil,
                 memory: UnsafeMutableRawPointer) {
-        self.init(capacity: capacity, ticksPerSecond: ticksPerSecond, timeouts: timeouts, memory: memory, owned: false)
+        self.init(capacity: capacity, ticksPerSecond: ticksPerSecond, timeouts: timeouts, tenantLimit: tenantLimit, memory: memory, owned: false)
     }
 
     /// Bytes of slot memory for a table of `capacity` connections.
@@ -69,8 +90,11 @@ public struct FlowTable: @unchecked Sendable {
         return n
     }
 
-    private init(capacity: Int, ticksPerSecond: UInt64, timeouts t: ConntrackTimeouts, memory raw: UnsafeMutableRawPointer, owned: Bool) {
+    private init(capacity: Int, ticksPerSecond: UInt64, timeouts t: ConntrackTimeouts, tenantLimit: Int?,
+                 memory raw: UnsafeMutableRawPointer, owned: Bool) {
         self.capacity = max(capacity, 1)
+        let entries = UnsafeMutablePointer<UInt32>.allocate(capacity: FlowTable.tenantSlots)
+        entries.initialize(repeating: 0, count: FlowTable.tenantSlots)
         self.ticksPerSecond = ticksPerSecond
         precondition(FlowEntry.hasKeyWordLayout, "FlowEntry layout changed: see CanonicalFlowKey.matches")
         let n = FlowTable.slotCount(capacity: capacity)
@@ -78,7 +102,9 @@ public struct FlowTable: @unchecked Sendable {
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: n * MemoryLayout<FlowEntry>.stride)
         slots = raw.bindMemory(to: FlowEntry.self, capacity: n)
         state = .allocate(capacity: 1)
-        state.initialize(to: FlowTableState(count: 0, sweepCursor: 0, ownsSlots: owned, counters: ConntrackCounters()))
+        state.initialize(to: FlowTableState(count: 0, sweepCursor: 0, ownsSlots: owned, counters: ConntrackCounters(),
+                                            tenantLimit: min(max(tenantLimit ?? self.capacity, 1), self.capacity),
+                                            tenantEntries: entries))
         timeoutTicks = .allocate(capacity: FlowStateCode.count)
         func ticks(_ s: Double) -> UInt64 { UInt64(max(s, 0) * Double(ticksPerSecond)) }
         let table: [UInt64] = [
@@ -92,9 +118,16 @@ public struct FlowTable: @unchecked Sendable {
     /// Frees the table. Call once, when no thread uses it.
     public func deallocate() {
         if state.pointee.ownsSlots { UnsafeMutableRawPointer(slots).deallocate() }
+        tenantEntries.deallocate()
         state.deallocate()
         timeoutTicks.deallocate()
     }
+
+    /// One counter per possible tenant id.
+    static let tenantSlots = Int(UInt16.max) + 1
+
+    /// Connections `tenant` holds (live or expired but not yet reclaimed).
+    public func count(tenant: UInt16) -> Int { Int(tenantEntries[Int(tenant)]) }
 
     /// Connections held, live or expired but not yet reclaimed.
     public var count: Int { state.pointee.count }
@@ -104,6 +137,7 @@ public struct FlowTable: @unchecked Sendable {
     public func removeAll() {
         for i in 0...mask { slots[i].state = FlowStateCode.free }
         state.pointee.count = 0
+        tenantEntries.update(repeating: 0, count: FlowTable.tenantSlots)
     }
 
     // MARK: Tracking
@@ -375,17 +409,27 @@ public struct FlowTable: @unchecked Sendable {
             initial = FlowStateCode.icmp
         default: initial = FlowStateCode.otherIP
         }
-        var target = slot
+        var target = slot, reusing = reusing
+        if overBudget(k.tenant, at: target, reusing: reusing) {
+            // Expired entries count until reclaimed: reclaim some, then look again.
+            if reclaim(now: now) > 0 { (target, reusing) = place(k, now: now) }
+            if overBudget(k.tenant, at: target, reusing: reusing) {
+                state.pointee.counters.budgetDrops &+= 1
+                return Verdict(allowed: false, reason: .conntrackTenantBudget, srcGroup: v.srcGroup, dstGroup: v.dstGroup)
+            }
+        }
         if !reusing && state.pointee.count >= capacity {
             if reclaim(now: now) == 0 {
                 state.pointee.counters.fullDrops &+= 1
                 return Verdict(allowed: false, reason: .conntrackFull, srcGroup: v.srcGroup, dstGroup: v.dstGroup)
             }
-            target = freeSlot(for: k)  // reclaiming may have moved entries
+            (target, reusing) = place(k, now: now)  // reclaiming may have moved entries
         }
         let keep = v.contract != CompiledPolicy.noContract && policy.contract(v.contract).keep
         let flags = (k.srcIsA != 0 ? FlowFlag.origIsA : 0) | (v.log ? FlowFlag.log : 0) | (keep ? FlowFlag.keep : 0)
         let expiredBefore = reusing && slots[target].expires <= now
+        if reusing { tenantEntries[Int(slots[target].tenant)] &-= 1 }
+        tenantEntries[Int(k.tenant)] &+= 1
         slots[target] = FlowEntry(
             k, state: initial, expires: now &+ timeoutTicks[Int(initial)], epoch: policy.epoch,
             rule: v.rule, contract: v.contract, origGroup: v.srcGroup, replyGroup: v.dstGroup, flags: flags)
@@ -396,12 +440,28 @@ public struct FlowTable: @unchecked Sendable {
         return v
     }
 
-    /// The free slot where a key known to be absent goes.
+    /// Where a key with no live entry goes: its own expired entry, else the first expired
+    /// slot of its probe run, else the free slot that ends the run (as `track` probes).
     @inlinable
-    func freeSlot(for k: CanonicalFlowKey) -> Int {
+    func place(_ k: CanonicalFlowKey, now: UInt64) -> (slot: Int, reusing: Bool) {
         var s = Int(truncatingIfNeeded: k.hash) & mask
-        while slots[s].state != FlowStateCode.free { s = (s &+ 1) & mask }
-        return s
+        var reuse = -1
+        while slots[s].state != FlowStateCode.free {
+            if k.matches(slots + s) { return (s, true) }
+            if reuse < 0 && slots[s].expires <= now { reuse = s }
+            s = (s &+ 1) & mask
+        }
+        return reuse >= 0 ? (reuse, true) : (s, false)
+    }
+
+    /// Whether admitting a connection of `tenant` into `slot` would take the tenant past its
+    /// limit (replacing an expired entry of the same tenant does not). Never without a
+    /// budget: then a full table is `conntrackFull`.
+    @inlinable @inline(__always)
+    func overBudget(_ tenant: UInt16, at slot: Int, reusing: Bool) -> Bool {
+        if tenantLimit >= capacity { return false }
+        let held = Int(tenantEntries[Int(tenant)]) - (reusing && slots[slot].tenant == tenant ? 1 : 0)
+        return held >= tenantLimit
     }
 
     // MARK: Removal and expiry
@@ -410,6 +470,7 @@ public struct FlowTable: @unchecked Sendable {
     /// that no lookup stops early (no tombstones).
     @inlinable
     func remove(at i: Int) {
+        tenantEntries[Int(slots[i].tenant)] &-= 1
         var hole = i
         var j = i
         while true {
