@@ -15,6 +15,18 @@ struct ReferenceEvaluator {
         var srcGroup = 0xFFFF
         var dstGroup = 0xFFFF
 
+        init(allowed: Bool, reason: DropReason?, log: Bool = false, contract: Int = 0xFFFF, rule: Int = 0x3FFF_FFFF,
+             srcGroup: Int = 0xFFFF, dstGroup: Int = 0xFFFF) {
+            self.allowed = allowed; self.reason = reason; self.log = log; self.contract = contract
+            self.rule = rule; self.srcGroup = srcGroup; self.dstGroup = dstGroup
+        }
+
+        /// What the compiled classifier answered, in the reference's terms.
+        init(_ v: Verdict) {
+            self.init(allowed: v.allowed, reason: v.reason, log: v.log, contract: Int(v.contract), rule: Int(v.rule),
+                      srcGroup: Int(v.srcGroup), dstGroup: Int(v.dstGroup))
+        }
+
         var description: String {
             "\(allowed ? "allow" : "drop \(reason?.name ?? "?")") contract \(contract) rule \(rule) log \(log) groups \(srcGroup)->\(dstGroup)"
         }

@@ -30,9 +30,7 @@ struct DifferentialTests {
                 let (tenant, f) = traffic.packet(&rng)
                 let want = reference.evaluate(tenant: tenant, f)
                 let v = policy.classify(tenant: UInt16(tenant), fields: f)
-                let got = ReferenceEvaluator.Answer(
-                    allowed: v.allowed, reason: v.reason, log: v.log, contract: Int(v.contract), rule: Int(v.rule),
-                    srcGroup: Int(v.srcGroup), dstGroup: Int(v.dstGroup))
+                let got = ReferenceEvaluator.Answer(v)
                 compared += 1
                 if v.allowed { allowed += 1 }
                 if v.decidedByRule { byRule += 1 }
@@ -93,9 +91,7 @@ struct DifferentialLayoutTests {
             for i in fields.indices {
                 let want = reference.evaluate(tenant: Int(tenants[i]), fields[i])
                 for v in [out[i], policy.classify(tenant: tenants[i], fields: fields[i])] {
-                    let got = ReferenceEvaluator.Answer(
-                        allowed: v.allowed, reason: v.reason, log: v.log, contract: Int(v.contract), rule: Int(v.rule),
-                        srcGroup: Int(v.srcGroup), dstGroup: Int(v.dstGroup))
+                    let got = ReferenceEvaluator.Answer(v)
                     #expect(got == want, "seed \(seed) packet \(i) layout \(layout)")
                 }
                 compared += 1

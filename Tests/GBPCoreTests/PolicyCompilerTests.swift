@@ -34,9 +34,7 @@ struct PolicyCompilerTests {
                 let (tenant, f) = traffic.packet(&rng)
                 let want = reference.evaluate(tenant: tenant, f)
                 let v = policy.classify(tenant: UInt16(tenant), fields: f)
-                let got = ReferenceEvaluator.Answer(
-                    allowed: v.allowed, reason: v.reason, log: v.log, contract: Int(v.contract), rule: Int(v.rule),
-                    srcGroup: Int(v.srcGroup), dstGroup: Int(v.dstGroup))
+                let got = ReferenceEvaluator.Answer(v)
                 compared += 1
                 #expect(got == want, "seed \(seed): \(f.src) -> \(f.dst) proto \(f.ipProto) dport \(f.dstPort)")
             }

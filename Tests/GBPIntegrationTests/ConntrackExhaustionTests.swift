@@ -19,14 +19,7 @@ struct ConntrackExhaustionTests {
 
     func config(_ g: GBPDProcess, budget: Double) -> String {
         """
-        eal: \(g.eal)
-        workers: [1]
-        mempool: { mbufs: 4095, cache: 64 }
-        ports:
-        \(g.pcapPort("pa", index: 0))
-        \(g.pcapPort("pb", index: 1))
-        \(g.pcapPort("pc", index: 2))
-        \(g.pcapPort("pd", index: 3))
+        \(g.pcapHeader(ports: ["pa", "pb", "pc", "pd"]))
         tenants: [{ name: shop }, { name: other }]
         groups:
           - { name: client, tenant: shop }

@@ -62,6 +62,12 @@ struct GBPDProcess {
     }
 
     /// A pcap port that replays `rx` once and writes what it sends to `tx`.
+    /// `eal`, one worker, a small mempool and pcap ports (`pcapPort`) named `ports`.
+    func pcapHeader(ports: [String], mbufs: Int = 4095) -> String {
+        (["eal: \(eal)", "workers: [1]", "mempool: { mbufs: \(mbufs), cache: 64 }", "ports:"]
+            + ports.enumerated().map { pcapPort($1, index: $0) }).joined(separator: "\n")
+    }
+
     func pcapPort(_ port: String, index: Int) -> String {
         "  - { name: \(port), devargs: \"net_pcap\(index),rx_pcap=\(path("\(port)-in.pcap")),tx_pcap=\(path("\(port)-out.pcap"))\" }"
     }

@@ -17,13 +17,7 @@ struct IsolationPcapTests {
         try g.writePcap("pb-in.pcap", [])
         try g.writePcap("pc-in.pcap", [])
         let r = try g.run(config: """
-            eal: \(g.eal)
-            workers: [1]
-            mempool: { mbufs: 4095, cache: 64 }
-            ports:
-            \(g.pcapPort("pa", index: 0))
-            \(g.pcapPort("pb", index: 1))
-            \(g.pcapPort("pc", index: 2))
+            \(g.pcapHeader(ports: ["pa", "pb", "pc"]))
             \(Isolation.policy(a: "pa", b: "pb", c: "pc"))
             run: { stop_when_inputs_drained: true, stats_interval_s: 0 }
             """)

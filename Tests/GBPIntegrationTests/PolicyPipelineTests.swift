@@ -14,13 +14,7 @@ struct PolicyPipelineTests {
     func config(_ g: GBPDProcess, extra: String = "") -> String {
         """
         \(extra)
-        eal: \(g.eal)
-        workers: [1]
-        mempool: { mbufs: 4095, cache: 64 }
-        ports:
-        \(g.pcapPort("pa", index: 0))
-        \(g.pcapPort("pb", index: 1))
-        \(g.pcapPort("pc", index: 2))
+        \(g.pcapHeader(ports: ["pa", "pb", "pc"]))
         tenants:
           - { name: shop }
           - { name: other }
