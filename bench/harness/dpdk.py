@@ -15,6 +15,8 @@ import json
 import os
 import re
 import shutil
+import threading
+import time
 from dataclasses import dataclass, field
 
 from .procs import Child
@@ -174,6 +176,7 @@ def run_gbpd(binary, config_text, duration, *, name, eal, cwd, work_dir, log_dir
     run_for = duration + stats_grace
     child = Child(name, [binary, "--config", config_path, "--duration", f"{run_for:g}", "--stats-json", stats_path],
                   cwd, log_dir)
+    memory = MemorySampler(child.proc.pid)
     try:
         rc = child.wait_exit(run_for + startup_timeout)
         if rc is None:
@@ -213,7 +216,31 @@ def run_gbpd(binary, config_text, duration, *, name, eal, cwd, work_dir, log_dir
             "ports": [{k: p.get(k) for k in ("name", "driver", "rx", "tx", "dropped")} for p in stats.get("ports", [])],
             "conntrack": stats.get("conntrack"),      # with a policy only
             "startup_s": start - child.started,       # process start -> workers launched (config load included)
+            "rss_peak_mb": memory.peak_mb(),          # VmHWM: resident memory at its peak (DPDK memory included)
         })
+
+
+class MemorySampler:
+    """Reads a process's VmHWM (peak resident set) from /proc every 0.25 s while it runs
+    (the last value read before it exits is its peak)."""
+
+    def __init__(self, pid):
+        self.pid, self.hwm_kb = pid, None
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self.hwm_kb = int(line.split()[1])
+            except (OSError, ValueError):
+                return
+            time.sleep(0.25)
+
+    def peak_mb(self):
+        return None if self.hwm_kb is None else round(self.hwm_kb / 1024, 1)
 
 
 # ---------------------------------------------------------------- testpmd ----
