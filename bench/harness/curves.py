@@ -22,9 +22,13 @@ RULES = [(c * (4 + x), {"contracts": c, "extra-rules": x, "source-groups": 2})
          for c, x in ((2, 1), (25, 0), (250, 0), (1000, 6), (1000, 96))]
 ENDPOINTS = [(n, {"endpoints": n, "groups": min(200, n)}) for n in (100, 1000, 10000, 100000)]
 FLOWS = [(n, {"flows": n, "frames": n}) for n in (1000, 10000, 100000, 1000000)]
+# Traffic mixes on the policy of the policy scenario: 64-byte UDP (the reference), the simple
+# IMIX (64/570/1518 bytes, 7:4:1), and a container host's mix (TCP connections, UDP, ARP, 15%
+# denied; see bench/trafficgen/PolicyBench.swift).
+TRAFFIC = [("udp64", {}), ("imix", {"sizes": "imix"}), ("mix", {"mix": True})]
 SWAPS = [(n, {"endpoints": n, "groups": min(200, n)}, swaps) for n, swaps in ((1000, 10), (10000, 10), (100000, 4))]
 
-QUICK_SUBSET = {"rules": [0, 4], "endpoints": [0, 3], "flows": [0, 2], "swap": [0, 1]}   # --curves-quick
+QUICK_SUBSET = {"rules": [0, 4], "endpoints": [0, 3], "flows": [0, 2], "traffic": [1, 2], "swap": [0, 1]}   # --curves-quick
 
 
 def options(overrides):
@@ -33,19 +37,24 @@ def options(overrides):
     return out
 
 
-def run_curves(point, swap_point, log, *, quick=False, ovs_max_frames=65536):
+NAMES = ("rules", "endpoints", "flows", "traffic", "swap")
+
+
+def run_curves(point, swap_point, log, *, quick=False, ovs_max_frames=65536, names=NAMES):
     """point(curve, x, options, with_testpmd, with_ovs) -> dict; swap_point(x, options, swaps) -> dict.
     Returns {curve: [dict per point]}; a point that fails is recorded with its error."""
     out = {}
-    plan = {"rules": RULES, "endpoints": ENDPOINTS, "flows": FLOWS}
+    plan = {"rules": RULES, "endpoints": ENDPOINTS, "flows": FLOWS, "traffic": TRAFFIC}
     for curve, points in plan.items():
+        if curve not in names:
+            continue
         picked = [points[i] for i in QUICK_SUBSET[curve]] if quick else points
         rows = []
         for x, over in picked:
             opts = options(over)
             log(f"curve {curve}: x = {x} ({', '.join(f'{k} {v}' for k, v in over.items())})")
             try:
-                row = point(curve, x, opts, with_testpmd=(curve == "flows"),
+                row = point(curve, x, opts, with_testpmd=curve in ("flows", "traffic"),
                             with_ovs=opts["frames"] <= ovs_max_frames)
             except Exception as e:      # noqa: BLE001 - a failed point is reported, the suite goes on
                 log(f"curve {curve}: x = {x} failed: {str(e).splitlines()[0]}")
@@ -53,6 +62,8 @@ def run_curves(point, swap_point, log, *, quick=False, ovs_max_frames=65536):
             rows.append({"x": x, "options": over, **row})
         out[curve] = rows
     swaps = [SWAPS[i] for i in QUICK_SUBSET["swap"]] if quick else SWAPS
+    if "swap" not in names:
+        return out
     rows = []
     for x, over, n in swaps:
         log(f"curve swap: {x} endpoints, {n} swaps under load")

@@ -18,7 +18,7 @@ import tempfile
 
 from .dpdk import Measurement, new_file_prefix, remove_runtime_dir
 from .procs import Child, ChildFailed
-from .stats import steady_rate
+from .stats import steady_rate, window_start
 
 VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -191,7 +191,7 @@ def run_ovs(flows_path, ports, duration, *, name, eal, log_dir, warmup=1.0, rx_p
         t_setup = time.monotonic()
         ovs.bridge(flows_path, ports)
         setup_s = time.monotonic() - t_setup
-        samples, start, last = [], None, {}
+        samples, tx_samples, start, last = [], [], None, {}
         end_wait = time.monotonic() + 60
         cleared = False
         while True:
@@ -207,6 +207,7 @@ def run_ovs(flows_path, ports, duration, *, name, eal, log_dir, warmup=1.0, rx_p
                     raise ChildFailed(f"OVS received nothing on {rx_port} within 60 s: {ovs.log_tail()}")
             if start is not None:
                 samples.append((t, rx))
+                tx_samples.append(st.get(tx_port, (0, 0))[1])
                 if not cleared and t - start >= 0.9 * warmup:
                     ovs.appctl("dpif-netdev/pmd-stats-clear")     # cycles/packet over the window only
                     cleared = True
@@ -215,6 +216,9 @@ def run_ovs(flows_path, ports, duration, *, name, eal, log_dir, warmup=1.0, rx_p
             time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
         pmd = ovs.appctl("dpif-netdev/pmd-stats-show")
         rate, window = steady_rate(samples, start, warmup)
+        first = window_start(samples, start, warmup)
+        window_rx = samples[-1][1] - samples[first][1]
+        window_tx = tx_samples[-1] - tx_samples[first]
         if rate <= 0:
             raise ChildFailed("OVS received nothing")
     finally:
@@ -223,5 +227,5 @@ def run_ovs(flows_path, ports, duration, *, name, eal, log_dir, warmup=1.0, rx_p
     rx_total, _ = last.get(rx_port, (0, 0))
     _, tx_total = last.get(tx_port, (0, 0))
     return Measurement(program="ovs", mpps=rate / 1e6, window_s=window, rx=rx_total, tx=tx_total,
-                       extra={"cycles_per_packet": float(m.group(1)) if m else None, "setup_s": setup_s,
+                       extra={"window_rx": window_rx, "window_tx": window_tx,"cycles_per_packet": float(m.group(1)) if m else None, "setup_s": setup_s,
                               "pmd_stats": pmd.strip()[-1500:]})
