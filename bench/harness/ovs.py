@@ -17,6 +17,7 @@ import time
 import tempfile
 
 from .dpdk import Measurement, new_file_prefix, remove_runtime_dir
+from .oncpu import ThreadCPU, oncpu_rate
 from .procs import Child, ChildFailed
 from .stats import steady_rate, window_start
 
@@ -189,6 +190,7 @@ def run_ovs(flows_path, ports, duration, *, name, eal, log_dir, warmup=1.0, rx_p
     ovs = OVS(name, log_dir, main_cpu=eal.main_cpu, fwd_cpu=eal.fwd_cpu)
     try:
         t_setup = time.monotonic()
+        cpu = ThreadCPU(ovs.children[-1].proc.pid, ["pmd-c"])   # the PMD thread (created with the first port)
         ovs.bridge(flows_path, ports)
         setup_s = time.monotonic() - t_setup
         samples, tx_samples, start, last = [], [], None, {}
@@ -219,6 +221,8 @@ def run_ovs(flows_path, ports, duration, *, name, eal, log_dir, warmup=1.0, rx_p
         first = window_start(samples, start, warmup)
         window_rx = samples[-1][1] - samples[first][1]
         window_tx = tx_samples[-1] - tx_samples[first]
+        time.sleep(0.15)        # one more on-CPU sample after the window's last counter sample
+        oncpu_pps, oncpu_share = oncpu_rate(cpu, samples, first)
         if rate <= 0:
             raise ChildFailed("OVS received nothing")
     finally:
@@ -227,5 +231,6 @@ def run_ovs(flows_path, ports, duration, *, name, eal, log_dir, warmup=1.0, rx_p
     rx_total, _ = last.get(rx_port, (0, 0))
     _, tx_total = last.get(tx_port, (0, 0))
     return Measurement(program="ovs", mpps=rate / 1e6, window_s=window, rx=rx_total, tx=tx_total,
-                       extra={"window_rx": window_rx, "window_tx": window_tx,"cycles_per_packet": float(m.group(1)) if m else None, "setup_s": setup_s,
+                       extra={"window_rx": window_rx, "window_tx": window_tx,
+                              "oncpu_mpps": oncpu_pps / 1e6 if oncpu_pps else None, "oncpu_share": oncpu_share,"cycles_per_packet": float(m.group(1)) if m else None, "setup_s": setup_s,
                               "pmd_stats": pmd.strip()[-1500:]})
