@@ -12,9 +12,8 @@ import os
 import re
 import shutil
 import subprocess
-import time
-
 import tempfile
+import time
 
 from .dpdk import Measurement, new_file_prefix, remove_runtime_dir
 from .oncpu import ThreadCPU, oncpu_rate
@@ -80,6 +79,7 @@ class OVS:
         self.sock = os.path.join(run_dir, "db.sock")
         self.ctl = os.path.join(run_dir, "ovs-vswitchd.ctl")
         self.children = []
+        self._names = None
         self.prefix = new_file_prefix(name)
         try:
             self._start(main_cpu, fwd_cpu, socket_mem)
@@ -161,9 +161,9 @@ class OVS:
     def port_stats(self):
         """{port name: (rx, tx)} from ovs-ofctl dump-ports (live netdev counters)."""
         text = self.ofctl("dump-ports", "br0")
-        names = dict(re.findall(r"^\s*(\d+)\((\w+)\)", self.ofctl("dump-ports-desc", "br0"), re.M)) \
-            if not hasattr(self, "_names") else self._names
-        self._names = names
+        if self._names is None:      # OpenFlow port number -> name, read once
+            self._names = dict(re.findall(r"^\s*(\d+)\((\w+)\)", self.ofctl("dump-ports-desc", "br0"), re.M))
+        names = self._names
         out = {}
         for port, rx, tx in _DUMP_PORT.findall(text):
             out[names.get(port, port)] = (int(rx), int(tx))
