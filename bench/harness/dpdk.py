@@ -15,8 +15,11 @@ import json
 import os
 import re
 import shutil
+import threading
+import time
 from dataclasses import dataclass, field
 
+from .oncpu import ThreadCPU, oncpu_rate
 from .procs import Child
 from .stats import steady_rate, window_start
 
@@ -174,6 +177,8 @@ def run_gbpd(binary, config_text, duration, *, name, eal, cwd, work_dir, log_dir
     run_for = duration + stats_grace
     child = Child(name, [binary, "--config", config_path, "--duration", f"{run_for:g}", "--stats-json", stats_path],
                   cwd, log_dir)
+    memory = MemorySampler(child.proc.pid)
+    cpu = ThreadCPU(child.proc.pid, ["rte-worker"])     # the forwarding lcore's thread
     try:
         rc = child.wait_exit(run_for + startup_timeout)
         if rc is None:
@@ -191,10 +196,12 @@ def run_gbpd(binary, config_text, duration, *, name, eal, cwd, work_dir, log_dir
         start = next((t for t, text in child.lines if _GBPD_START.match(text)), None)
         if start is None:
             raise child.failure("did not print its 'gbpd: N ports (...)' start line")
+        samples = gbpd_samples(child.lines)
         try:
-            pps, window = steady_rate(gbpd_samples(child.lines), start, warmup)
+            pps, window = steady_rate(samples, start, warmup)
         except ValueError as e:
             raise child.failure(str(e))
+        oncpu_pps, oncpu_share = oncpu_rate(cpu, samples, window_start(samples, start, warmup))
         if pps <= 0:
             raise child.failure("received nothing")
     finally:
@@ -213,7 +220,33 @@ def run_gbpd(binary, config_text, duration, *, name, eal, cwd, work_dir, log_dir
             "ports": [{k: p.get(k) for k in ("name", "driver", "rx", "tx", "dropped")} for p in stats.get("ports", [])],
             "conntrack": stats.get("conntrack"),      # with a policy only
             "startup_s": start - child.started,       # process start -> workers launched (config load included)
+            "rss_peak_mb": memory.peak_mb(),          # VmHWM: resident memory at its peak (DPDK memory included)
+            "oncpu_mpps": oncpu_pps / 1e6 if oncpu_pps else None,   # packets per second the worker was on a CPU
+            "oncpu_share": oncpu_share,
         })
+
+
+class MemorySampler:
+    """Reads a process's VmHWM (peak resident set) from /proc every 0.25 s while it runs
+    (the last value read before it exits is its peak)."""
+
+    def __init__(self, pid):
+        self.pid, self.hwm_kb = pid, None
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self.hwm_kb = int(line.split()[1])
+            except (OSError, ValueError):
+                return
+            time.sleep(0.25)
+
+    def peak_mb(self):
+        return None if self.hwm_kb is None else round(self.hwm_kb / 1024, 1)
 
 
 # ---------------------------------------------------------------- testpmd ----
@@ -291,6 +324,7 @@ def run_testpmd(vdevs, duration, *, name, eal, dp, cwd, log_dir, warmup=1.0, rx_
     prefix = new_file_prefix(name)
     child = Child(name, testpmd_command(vdevs, eal.args(prefix), dp, forward_mode=forward_mode, extra=extra),
                   cwd, log_dir)
+    cpu = ThreadCPU(child.proc.pid, ["rte-worker"])
     try:
         if not child.wait_for(lambda L: any(_TP_START.search(t) for _, t in L), startup_timeout):
             raise child.failure("did not start forwarding" + ("" if child.running else
@@ -321,6 +355,7 @@ def run_testpmd(vdevs, duration, *, name, eal, dp, cwd, log_dir, warmup=1.0, rx_
             raise child.failure(str(e))
         if rate <= 0:
             raise child.failure(f"received nothing on port {rx_port}")
+        oncpu_pps, oncpu_share = oncpu_rate(cpu, samples, window_start(samples, start, warmup))
         totals = testpmd_forward_totals(child.lines)
     finally:
         child.kill()
@@ -334,5 +369,7 @@ def run_testpmd(vdevs, duration, *, name, eal, dp, cwd, log_dir, warmup=1.0, rx_
         program="testpmd", mpps=rate / 1e6, window_s=window, rx=all_ports.get("rx", 0), tx=all_ports.get("tx", 0),
         extra={
             "reported_mpps": (sum(reported) / len(reported) / 1e6) if reported else None,
+            "oncpu_mpps": oncpu_pps / 1e6 if oncpu_pps else None,
+            "oncpu_share": oncpu_share,
             "ports": {str(k): v for k, v in totals.items()},
         })

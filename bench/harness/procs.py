@@ -32,7 +32,7 @@ class ChildFailed(Exception):
 class Child:
     """One running program. `lines` holds (monotonic time, text) of its stdout."""
 
-    def __init__(self, name, argv, cwd, log_dir, line_buffered=True):
+    def __init__(self, name, argv, cwd, log_dir, line_buffered=True, env=None):
         self.name = name
         self.argv = list(argv)
         self.stdout_log = os.path.join(log_dir, f"{name}.stdout")
@@ -46,7 +46,8 @@ class Child:
         with open(self.stderr_log, "wb") as err:
             try:
                 self.proc = subprocess.Popen(full, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                             stderr=err, start_new_session=True, preexec_fn=_child_setup)
+                                             stderr=err, start_new_session=True, preexec_fn=_child_setup,
+                                             env=env)
             except OSError as e:
                 raise ChildFailed(f"{name}: cannot start {self.argv[0]}: {e}") from e
         _live.add(self)

@@ -34,6 +34,18 @@ import Glibc
 ///   shorter than one pass over the file (`--udp-timeout`, e.g. 0.001 s), every flow has
 ///   expired by the time the file loops, so every packet opens a connection.
 ///
+/// Variants for the benchmark's curves and traffic mixes:
+/// - `--extra-rules N` adds N allow rules to every contract, UDP single ports in 50000...64999,
+///   which no frame uses (rules = contracts x (4 + N)): more rules, the same traffic.
+/// - `--source-groups K` takes the sources from the first K consumer groups only, so that the
+///   traffic touches the same endpoints whatever the number of contracts.
+/// - `--sizes imix` gives frames of 64, 570 and 1518 bytes on the wire (7:4:1, the simple IMIX)
+///   instead of 64 bytes: UDP payloads padded to size.
+/// - `--mix` writes a container host's mix instead of UDP only (established flows): per 20
+///   flows, 14 TCP connections to 443 (a SYN first, then ACKs), 2 UDP "DNS-like" flows to an
+///   allowed UDP port, 1 ARP request for a provider endpoint (proxy-answered by gbpd), 3
+///   denied UDP flows (the deny port); `--deny-every` is ignored.
+///
 /// The config is complete and runnable (`gbpd --config FILE`, or `--check`): EAL, one worker,
 /// the two ports (port 0 replays the pcap with infinite_rx, port 1 is net_null with no rx),
 /// then, after the line `# --- policy ---`, the conntrack settings and the policy.
@@ -59,6 +71,10 @@ struct PolicyBench: ParsableCommand {
     @Option(help: "mempool.mbufs in the config (0: enough for the pcap's frames plus the descriptors).") var mbufs = 0
     @Option(help: "EAL --file-prefix in the config.") var filePrefix = "gbp-policy-bench"
     @Option(help: "Seed of the traffic's random choices.") var seed: UInt64 = 1
+    @Option(help: "Extra allow rules per contract (UDP ports no frame uses).") var extraRules = 0
+    @Option(help: "Sources from the first K consumer groups only (0: all).") var sourceGroups = 0
+    @Option(help: "Frame sizes: 64 or imix (64/570/1518 bytes on the wire, 7:4:1).") var sizes = "64"
+    @Flag(help: "A container host's mix: TCP connections, UDP, ARP, denied UDP (see above).") var mix = false
 
     func validate() throws {
         guard groups >= 2, groups % 2 == 0 else { throw ValidationError("--groups must be even and at least 2") }
@@ -70,7 +86,10 @@ struct PolicyBench: ParsableCommand {
         if newFlows == 0 {
             guard flows >= 1, frames >= flows else { throw ValidationError("need 1 <= --flows <= --frames") }
         }
-        guard newFlows >= 0, denyEvery >= 0 else { throw ValidationError("negative count") }
+        guard newFlows >= 0, denyEvery >= 0, extraRules >= 0, sourceGroups >= 0 else { throw ValidationError("negative count") }
+        guard extraRules <= 15_000 else { throw ValidationError("--extra-rules must be at most 15000") }
+        guard sizes == "64" || sizes == "imix" else { throw ValidationError("--sizes must be 64 or imix") }
+        guard !(mix && newFlows > 0) else { throw ValidationError("--mix is for established flows, not --new-flows") }
     }
 
     struct Endpoint { let name: String; let group: Int; let mac: MACAddress; let ip: IPAddress }
@@ -95,13 +114,14 @@ struct PolicyBench: ParsableCommand {
         func udpBase(_ c: Int) -> Int { 10_000 + 32 * c }
 
         // Traffic.
-        let consumers = (0..<endpoints).filter { eps[$0].group < half && !contractsOf[eps[$0].group].isEmpty }
+        let sourceLimit = sourceGroups > 0 ? min(sourceGroups, half) : half
+        let consumers = (0..<endpoints).filter { eps[$0].group < sourceLimit && !contractsOf[eps[$0].group].isEmpty }
         guard !consumers.isEmpty else { throw ValidationError("no consumer endpoint has a contract") }
         var rng = SplitMix(state: seed)
         let flowCount = newFlows > 0 ? newFlows : flows
         guard flowCount <= consumers.count * 64_000 else { throw ValidationError("too many flows for distinct 5-tuples") }
-        var flowFrames: [[UInt8]] = []
-        flowFrames.reserveCapacity(flowCount)
+        var flowSpecs: [Flow] = []
+        flowSpecs.reserveCapacity(flowCount)
         var denied = 0
         for f in 0..<flowCount {
             let src = eps[consumers[f % consumers.count]]
@@ -110,15 +130,22 @@ struct PolicyBench: ParsableCommand {
             let c = options[Int(rng.next() % UInt64(options.count))]
             let pm = members[provider(c)]
             let dst = eps[pm[Int(rng.next() % UInt64(pm.count))]]
-            let deny = newFlows == 0 && denyEvery > 0 && f % denyEvery == denyEvery - 1
-            let dstPort = UInt16(udpBase(c) + (deny ? 15 : Int(rng.next() % 15)))
+            let kind = mix ? Self.mixKind(f) : .udp
+            let deny = kind == .denied || (!mix && newFlows == 0 && denyEvery > 0 && f % denyEvery == denyEvery - 1)
+            let dstPort = kind == .tcp ? 443 : UInt16(udpBase(c) + (deny ? 15 : Int(rng.next() % 15)))
             if deny { denied += 1 }
-            flowFrames.append(PacketBuilder.udp(srcMAC: src.mac, dstMAC: dst.mac, src: src.ip, dst: dst.ip,
-                                                srcPort: srcPort, dstPort: dstPort))
+            flowSpecs.append(Flow(kind: deny ? .denied : kind, src: src, dst: dst, srcPort: srcPort, dstPort: dstPort))
         }
         let frameCount = newFlows > 0 ? newFlows : frames
         let w = try PcapWriter(path: outPcap)
-        for k in 0..<frameCount { try w.write(flowFrames[k % flowCount]) }
+        var bytesOnWire = 0, firstSize = 0
+        for k in 0..<frameCount {
+            // A TCP connection's first frame in the file is its SYN, the later ones ACKs.
+            let frame = flowSpecs[k % flowCount].frame(first: k < flowCount, wire: sizes == "imix" ? Self.imixSize(k) : 64)
+            if k == 0 { firstSize = frame.count }
+            bytesOnWire += max(frame.count, 60) + 4
+            try w.write(frame)
+        }
         try w.close()
 
         // Config.
@@ -153,6 +180,10 @@ struct PolicyBench: ParsableCommand {
         y += "contracts:\n"
         for c in 0..<contracts {
             let b = udpBase(c), t = 40_000 + 16 * (c % 1000)
+            var extra = ""
+            for i in 0..<extraRules {
+                extra += "      - { name: x\(i), protocol: udp, ports: [\"\(50_000 + (c * extraRules + i) % 15_000)\"] }\n"
+            }
             y += """
               - name: k\(c)
                 tenant: bench
@@ -164,12 +195,55 @@ struct PolicyBench: ParsableCommand {
                   - { name: https, protocol: tcp, ports: ["443", "8443"] }
                   - { name: tcp-range, protocol: tcp, ports: ["\(t)-\(t + 99)"] }
 
-            """
+            """ + extra
         }
         try writeText(y, to: outConfig)
         print("wrote \(outConfig) (\(endpoints) endpoints, \(groups) groups, \(contracts) contracts) and \(outPcap): "
-              + "\(frameCount) frames of \(flowFrames[0].count) bytes over \(flowCount) "
-              + (newFlows > 0 ? "new flows" : "flows (\(denied) denied)"))
+              + "\(frameCount) frames (\(sizes == "imix" ? "imix" : "64 bytes"), \(bytesOnWire) bytes on the wire) over \(flowCount) "
+              + (newFlows > 0 ? "new flows" : "flows (\(denied) denied)") + (mix ? ", container mix" : "")
+              + ", \(contracts * (4 + extraRules)) rules")
+    }
+
+    enum FlowKind { case udp, tcp, arp, denied }
+
+    /// Per 20 flows: 14 TCP, 2 UDP, 1 ARP, 3 denied UDP.
+    static func mixKind(_ f: Int) -> FlowKind {
+        switch f % 20 {
+        case 0..<14: return .tcp
+        case 14, 15: return .udp
+        case 16: return .arp
+        default: return .denied
+        }
+    }
+
+    /// The simple IMIX: 7 x 64, 4 x 570, 1 x 1518 bytes on the wire, interleaved.
+    static func imixSize(_ k: Int) -> Int {
+        let pattern = [64, 64, 570, 64, 64, 570, 64, 1518, 64, 570, 64, 570]
+        return pattern[k % pattern.count]
+    }
+
+    /// One flow of the traffic: its frames are built from these fields.
+    struct Flow {
+        let kind: FlowKind
+        let src: Endpoint, dst: Endpoint
+        let srcPort: UInt16, dstPort: UInt16
+
+        /// A frame of `wire` bytes on the wire (FCS included; 64: no payload, padded by the builder).
+        func frame(first: Bool, wire: Int) -> [UInt8] {
+            switch kind {
+            case .arp:
+                return PacketBuilder.arp(op: 1, senderMAC: src.mac, senderIP: src.ip, targetIP: dst.ip)
+            case .tcp:
+                let payload = [UInt8](repeating: 0, count: max(0, wire - 4 - 54))
+                return PacketBuilder.tcp(srcMAC: src.mac, dstMAC: dst.mac, src: src.ip, dst: dst.ip, srcPort: srcPort,
+                                         dstPort: dstPort, flags: first ? .syn : .ack, seq: first ? 1 : 2,
+                                         ack: first ? 0 : 1, payload: first ? [] : payload)
+            case .udp, .denied:
+                let payload = [UInt8](repeating: 0, count: max(0, wire - 4 - 42))
+                return PacketBuilder.udp(srcMAC: src.mac, dstMAC: dst.mac, src: src.ip, dst: dst.ip, srcPort: srcPort,
+                                         dstPort: dstPort, payload: payload)
+            }
+        }
     }
 
     /// 2^k - 1 mbufs covering the frames the pcap PMD keeps plus descriptors and caches.

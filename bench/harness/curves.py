@@ -1,0 +1,83 @@
+"""The full suite's curves: the policy scenario's measurement repeated while one
+dimension grows (rules, endpoints, active flows), and policy swaps under load as the
+endpoints grow.  Each point is gbp-trafficgen policy-bench with the options below, run
+by bench/run's policy_point() (gbpd and peers on the same ports, alternated, medians).
+
+- rules: 10 .. 100k rules; 10k endpoints; the traffic always comes from the endpoints of
+  the first two consumer groups (`source-groups 2`, 4096 UDP flows, 5% denied), so only
+  the rule count changes. rules = contracts x (4 + extra-rules): the extra rules are UDP
+  allow rules on ports no frame uses.
+- endpoints: 100 .. 100k endpoints (groups: min(200, endpoints), 1000 contracts); 4096
+  flows from all consumer endpoints.
+- flows: 1k .. 1M active flows, one frame each per pass over the pcap (established after
+  the first pass); conntrack capacity 2 x flows; testpmd io on the same pcap as the
+  reference (replaying 1M stored frames costs the pcap PMD itself).
+- swap: policy swaps (SIGHUP, one rule flipped) under the traffic of an endpoints point.
+"""
+
+BASE = {"endpoints": 10000, "groups": 200, "contracts": 1000, "flows": 4096, "frames": 8192, "deny-every": 20}
+
+# (x, trafficgen options over BASE)
+RULES = [(c * (4 + x), {"contracts": c, "extra-rules": x, "source-groups": 2})
+         for c, x in ((2, 1), (25, 0), (250, 0), (1000, 6), (1000, 96))]
+ENDPOINTS = [(n, {"endpoints": n, "groups": min(200, n)}) for n in (100, 1000, 10000, 100000)]
+FLOWS = [(n, {"flows": n, "frames": n}) for n in (1000, 10000, 100000, 1000000)]
+# Traffic mixes on the policy of the policy scenario: 64-byte UDP (the reference), the simple
+# IMIX (64/570/1518 bytes, 7:4:1), and a container host's mix (TCP connections, UDP, ARP, 15%
+# denied; see bench/trafficgen/PolicyBench.swift).
+TRAFFIC = [("udp64", {}), ("imix", {"sizes": "imix"}), ("mix", {"mix": True})]
+SWAPS = [(n, {"endpoints": n, "groups": min(200, n)}, swaps) for n, swaps in ((1000, 10), (10000, 10), (100000, 4))]
+
+QUICK_SUBSET = {"rules": [0, 4], "endpoints": [0, 3], "flows": [0, 2], "traffic": [1, 2], "swap": [0, 1]}   # --curves-quick
+
+
+def options(overrides):
+    out = dict(BASE)
+    out.update(overrides)
+    return out
+
+
+NAMES = ("rules", "endpoints", "flows", "traffic", "swap")
+
+
+def run_curves(point, swap_point, log, *, quick=False, ovs_max_frames=65536, names=NAMES):
+    """point(curve, x, options, with_testpmd, with_ovs) -> dict; swap_point(x, options, swaps) -> dict.
+    Returns {curve: [dict per point]}; a point that fails is recorded with its error."""
+    out = {}
+    plan = {"rules": RULES, "endpoints": ENDPOINTS, "flows": FLOWS, "traffic": TRAFFIC}
+    for curve, points in plan.items():
+        if curve not in names:
+            continue
+        picked = [points[i] for i in QUICK_SUBSET[curve]] if quick else points
+        rows = []
+        for x, over in picked:
+            opts = options(over)
+            log(f"curve {curve}: x = {x} ({', '.join(f'{k} {v}' for k, v in over.items())})")
+            try:
+                row = point(curve, x, opts, with_testpmd=curve in ("flows", "traffic"),
+                            with_ovs=opts["frames"] <= ovs_max_frames)
+            except Exception as e:      # noqa: BLE001 - a failed point is reported, the suite goes on
+                log(f"curve {curve}: x = {x} failed: {str(e).splitlines()[0]}")
+                row = {"error": str(e)[:2000]}
+            rows.append({"x": x, "options": over, **row})
+        out[curve] = rows
+    swaps = [SWAPS[i] for i in QUICK_SUBSET["swap"]] if quick else SWAPS
+    if "swap" not in names:
+        return out
+    rows = []
+    for x, over, n in swaps:
+        log(f"curve swap: {x} endpoints, {n} swaps under load")
+        try:
+            row = swap_point(x, options(over), n)
+        except Exception as e:          # noqa: BLE001
+            log(f"curve swap: x = {x} failed: {str(e).splitlines()[0]}")
+            row = {"error": str(e)[:2000]}
+        rows.append({"x": x, "options": over, **row})
+    out["swap"] = rows
+    return out
+
+
+def flatness(rows, key="gbpd_mpps"):
+    """Smallest over largest value of `key` across the points (1.0: flat), or None."""
+    vals = [r.get(key) for r in rows if r.get(key)]
+    return round(min(vals) / max(vals), 3) if len(vals) >= 2 else None
