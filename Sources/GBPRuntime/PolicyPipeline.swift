@@ -54,13 +54,28 @@ enum PolicyPipeline {
             }
         }
 
-        // Stage 2: sources checked; ARP, ND and other EtherTypes decided; flow keys gathered.
+        // Stage 2: both addresses resolved to endpoints (their entries were prefetched), and
+        // the endpoints' MAC-and-port words prefetched for the checks that follow.
+        let none = GroupMatch(group: CompiledPolicy.noGroup, endpoint: CompiledPolicy.noEndpoint)
+        for i in 0..<n where outs[i] == pending {
+            let k = s.fields[i].kind
+            guard k == .ipv4 || k == .ipv6 else { continue }
+            let src = policy.endpoints.lookup(tenant: tenant, ip: s.fields[i].src) ?? none
+            let dst = policy.endpoints.lookup(tenant: tenant, ip: s.fields[i].dst) ?? none
+            tables.prefetchEndpoint(src.endpoint)
+            tables.prefetchEndpoint(dst.endpoint)
+            s.sources[i] = src
+            s.destinations[i] = dst
+        }
+
+        // Stage 3: sources checked; ARP, ND and other EtherTypes decided; flow keys gathered.
         var t = 0
         for i in 0..<n where outs[i] == pending {
             let f = s.fields + i
             switch f.pointee.kind {
             case .ipv4, .ipv6:
-                let o = ipIngress(pkts[i], f, tenant: tenant, ingress: ingress, fromUplink: fromUplink, state: state, tables: tables)
+                let o = ipIngress(pkts[i], f, source: s.sources[i], tenant: tenant, ingress: ingress, fromUplink: fromUplink,
+                                  state: state, tables: tables)
                 if o != pending { outs[i] = o; continue }
                 if !f.pointee.isLaterFragment {
                     s.keys[t] = FlowKey(tenant: tenant, fields: f.pointee)
@@ -76,12 +91,12 @@ enum PolicyPipeline {
             }
         }
 
-        // Stage 3: connection tracking and the contracts, for the whole burst.
+        // Stage 4: connection tracking and the contracts, for the whole burst.
         if t > 0 {
             local.pointee.flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts)
         }
 
-        // Stage 4, in packet order: fragments, counters, output ports.
+        // Stage 5, in packet order: fragments, counters, output ports.
         var k = 0
         for i in 0..<n where outs[i] == pending {
             let f = s.fields + i
@@ -97,7 +112,8 @@ enum PolicyPipeline {
             }
             if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
             s.notes[i] = VerdictNote(contract: v.contract, rule: v.rule, log: v.log)
-            outs[i] = v.allowed ? output(f, tenant: tenant, ingress: ingress, tables: tables) : Outcome.dropped(v.reason ?? .deniedByRule)
+            outs[i] = v.allowed ? output(to: s.destinations[i], tenant: tenant, ingress: ingress, tables: tables)
+                : Outcome.dropped(v.reason ?? .deniedByRule)
         }
 
         // Capture and flow log (off unless configured).
@@ -153,16 +169,15 @@ enum PolicyPipeline {
     /// endpoint port must come from that endpoint (MAC, port and address). Returns an
     /// outcome, or `pending` to go on to connection tracking.
     @inline(__always)
-    static func ipIngress(_ m: OpaquePointer?, _ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int,
-                          fromUplink: Bool, state: UnsafePointer<ForwardingState>, tables: PolicyTables) -> Int32 {
+    static func ipIngress(_ m: OpaquePointer?, _ f: UnsafeMutablePointer<PacketFields>, source ep: GroupMatch, tenant: UInt16,
+                          ingress: Int, fromUplink: Bool, state: UnsafePointer<ForwardingState>, tables: PolicyTables) -> Int32 {
         if f.pointee.ipProto == 58 && f.pointee.icmpType >= 133 && f.pointee.icmpType <= 137 {
             return neighborDiscovery(m, cdpdk_mbuf_data(m)!, f.pointee, tenant: tenant, ingress: ingress, fromUplink: fromUplink,
                                      state: state, tables: tables)
         }
         if fromUplink { return pending }
-        // Fast path: one lookup of the source address gives the endpoint, its MAC and port.
-        if let ep = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.src), ep.isEndpoint,
-           tables.endpoint(ep.endpoint, hasMAC: f.pointee.srcMAC, port: ingress) { return pending }
+        // Fast path: the source address's endpoint (stage 2) has this MAC and port.
+        if ep.isEndpoint && tables.endpoint(ep.endpoint, hasMAC: f.pointee.srcMAC, port: ingress) { return pending }
         // Slow path: say precisely what is wrong.
         let (src, bad) = sourceEndpoint(f.pointee, tenant: tenant, ingress: ingress, tables: tables)
         if bad != 0 { return bad }
@@ -184,8 +199,16 @@ enum PolicyPipeline {
     /// The port of the destination endpoint, else the tenant's uplink.
     @inline(__always)
     static func output(_ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int, tables: PolicyTables) -> Int32 {
+        let dst = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.dst)
+        return output(to: dst ?? GroupMatch(group: CompiledPolicy.noGroup, endpoint: CompiledPolicy.noEndpoint),
+                      tenant: tenant, ingress: ingress, tables: tables)
+    }
+
+    /// The port of `dst` when it is an endpoint, else the tenant's uplink.
+    @inline(__always)
+    static func output(to dst: GroupMatch, tenant: UInt16, ingress: Int, tables: PolicyTables) -> Int32 {
         let out: Int
-        if let dst = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.dst), dst.isEndpoint {
+        if dst.isEndpoint {
             out = tables.port(ofEndpoint: dst.endpoint)
             if out < 0 { return Outcome.dropped(.noOutputPort) }
         } else {

@@ -1,3 +1,4 @@
+import CDPDK
 import GBPCore
 
 /// The compiled policy plus what ties it to this dataplane's ports: which tenant
@@ -102,6 +103,12 @@ public struct PolicyTables: @unchecked Sendable {
     func port(ofEndpoint id: UInt32) -> Int {
         let p = Int(endpointMACPort[Int(id)] >> 48)
         return p == 0xFFFF ? -1 : p
+    }
+
+    /// Starts loading what `port(ofEndpoint:)` and `endpoint(_:hasMAC:port:)` read for `id`.
+    @inlinable @inline(__always)
+    func prefetchEndpoint(_ id: UInt32) {
+        if id != CompiledPolicy.noEndpoint { cdpdk_prefetch0(UnsafeRawPointer(endpointMACPort + Int(id))) }
     }
 
     /// Whether endpoint `id` has MAC `mac` and sits behind runtime port `port`.

@@ -33,6 +33,10 @@ struct BurstScratch {
     let keys: UnsafeMutablePointer<FlowKey>
     let trackedFields: UnsafeMutablePointer<PacketFields>
     let verdicts: UnsafeMutablePointer<Verdict>
+    /// Per packet of the burst: the endpoints (or none) its source and destination
+    /// addresses resolve to, looked up once for the whole burst.
+    let sources: UnsafeMutablePointer<GroupMatch>
+    let destinations: UnsafeMutablePointer<GroupMatch>
 
     init(burst: Int) {
         fields = .allocate(capacity: burst)
@@ -45,5 +49,10 @@ struct BurstScratch {
         trackedFields.initialize(repeating: PacketFields(), count: burst)
         verdicts = .allocate(capacity: burst)
         verdicts.initialize(repeating: Verdict(allowed: false, reason: nil), count: burst)
+        let none = GroupMatch(group: CompiledPolicy.noGroup, endpoint: CompiledPolicy.noEndpoint)
+        sources = .allocate(capacity: burst)
+        sources.initialize(repeating: none, count: burst)
+        destinations = .allocate(capacity: burst)
+        destinations.initialize(repeating: none, count: burst)
     }
 }

@@ -4,7 +4,10 @@ extension EndpointTable {
     @inlinable @inline(__always)
     public func prefetch(tenant: UInt16, ip: IPAddress) {
         if ip.isIPv4 {
-            GBPCore.prefetch(UnsafeRawPointer(v4Entry(key: UInt64(tenant) << 32 | UInt64(ip.v4))))
+            // The entry and the endpoint id beside it (a parallel array): both are read.
+            let s = v4.slot(PolicyHash.v4(key: UInt64(tenant) << 32 | UInt64(ip.v4), seed: v4.seed))
+            GBPCore.prefetch(UnsafeRawPointer(v4Entries + s))
+            GBPCore.prefetch(UnsafeRawPointer(v4Endpoints + s))
         } else {
             GBPCore.prefetch(v6FirstSlot(tenant: tenant, ip: ip))
         }
