@@ -5,7 +5,7 @@
 public enum DropReason: UInt8, CaseIterable, Sendable {
     // MARK: Parsing (the packet is malformed or truncated)
     case runtFrame = 1              // shorter than an Ethernet header
-    case oversizeFrame
+    case oversizeFrame              // over 65535 bytes; in gbpd, also a frame chained over several mbufs
     case truncatedVLAN
     case tooManyVLANTags
     case truncatedARP
