@@ -26,6 +26,7 @@ enum PolicyChecks {
             if (f.kind == .ipv4 || f.kind == .ipv6) && !f.isLaterFragment {
                 checkConntrack(f, tenant: tenant, classified: v)
                 checkAged(f, tenant: tenant, classified: v)
+                checkFragments(f, tenant: tenant, classified: v)
             }
         }
     }
@@ -115,6 +116,27 @@ enum PolicyChecks {
         }
         if clock % 5 == 0 { aged.expire(now: clock, budget: 8) }
         invariant(aged.count <= aged.capacity, "\(aged.count) entries in a table of \(aged.capacity)")
+    }
+
+    /// A first fragment's verdict and ports are found by its later fragments (same tenant,
+    /// addresses, protocol and id) while it lives, and by nothing else.
+    static func checkFragments(_ f: PacketFields, tenant: UInt16, classified c: Verdict) {
+        guard f.isFragment else { return }
+        let table = FragmentTable(capacity: 64, lifetime: 100)
+        defer { table.deallocate() }
+        let drop: DropReason? = c.allowed ? nil : (c.reason ?? .deniedByRule)
+        table.recordFirst(tenant: tenant, f, drop: drop, now: 10)
+        var later = f
+        later.isLaterFragment = true
+        later.srcPort = 0; later.dstPort = 0; later.tcpFlags = 0; later.icmpType = 0; later.l4Offset = 0
+        let e = table.lookup(tenant: tenant, later, now: 20)
+        invariant(e != nil && e!.srcPort == f.srcPort && e!.dstPort == f.dstPort && e!.dropReason == drop?.rawValue ?? 0,
+                  "a later fragment does not find its first fragment's verdict")
+        invariant(table.lookup(tenant: tenant ^ 1, later, now: 20) == nil, "a later fragment found another tenant's first")
+        invariant(table.lookup(tenant: tenant, later, now: 110) == nil, "an expired first fragment was found")
+        var other = later
+        other.fragmentID ^= 1
+        invariant(table.lookup(tenant: tenant, other, now: 20) == nil, "another datagram's first fragment was found")
     }
 
     /// The packet the other side would send back.

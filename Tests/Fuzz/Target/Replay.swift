@@ -20,7 +20,7 @@ struct Replay {
             for file in files(path) {
                 for frame in frames(file) {
                     frame.withUnsafeBytes { b in
-                        fuzzOneInput(b.baseAddress, b.count)
+                        _ = fuzzOneInput(b.baseAddress, b.count)
                     }
                     inputs += 1
                 }
