@@ -35,7 +35,7 @@ GBP_RELEASE_FLAGS=plain swift build -c release --scratch-path .build-fuzz --prod
     | grep -v "ld.gold: warning: Cannot export local symbol" || true
 bin=$root/.build-fuzz/release/gbp-fuzz
 test -x "$bin"
-if ! objdump -h "$bin" | grep -q __sancov_cntrs; then
+if ! objdump -h "$bin" | grep __sancov_cntrs >/dev/null; then   # no -q: SIGPIPE with pipefail
     echo "run.sh: $bin has no coverage instrumentation" >&2
     exit 1
 fi
