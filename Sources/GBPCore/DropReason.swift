@@ -28,7 +28,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable {
     case badFragment                // tiny, overlapping or out-of-range fragment
     case unsupportedEtherType
     case badIPv6Version             // EtherType 0x86DD with a version other than 6
-    case ipv4MappedIPv6Address      // IPv6 source or destination in ::ffff:0:0/96 (RFC 4291 2.5.5.2)
+    case ipv4MappedIPv6Address      // IPv6 source, destination or ND target in ::ffff:0:0/96 (RFC 4291 2.5.5.2)
 
     // MARK: L2 forwarding
     case unknownIngressPort = 40

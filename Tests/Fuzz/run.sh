@@ -45,4 +45,7 @@ flags=(-max_total_time="$seconds" -max_len=2048 -timeout=10 -rss_limit_mb=2048
        -artifact_prefix="$work/crashes/" -print_final_stats=1)
 if [ "$jobs" -gt 1 ]; then flags+=(-jobs="$jobs" -workers="$jobs"); fi
 cd "$work"   # -jobs writes fuzz-N.log here
+# Swift's own crash backtracer, run inside an ASan process, reads memory ASan flags
+# (a bogus stack-buffer-underflow after the real failure): leave crashes to libFuzzer.
+export SWIFT_BACKTRACE=enable=no
 exec "$bin" "${flags[@]}" "$@" "$work/corpus" "$root/Tests/Fuzz/corpus"

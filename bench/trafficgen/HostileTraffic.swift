@@ -99,6 +99,9 @@ enum HostileCorpus {
             HostileCase(name: "IPv4-mapped IPv6 source (::ffff:10.0.0.1)",
                         frame: patched(udp6(), [22: 0, 32: 0xFF, 33: 0xFF, 34: 10, 35: 0, 36: 0, 37: 1]),
                         reason: .ipv4MappedIPv6Address),
+            HostileCase(name: "neighbour solicitation for ::ffff:10.0.0.2 (an IPv4 endpoint's address)",
+                        frame: B.neighborSolicitation(srcMAC: f.macF, src: f.ipF6, target: IPAddress(hi: 0, lo: 0xFFFF_0A00_0002)),
+                        reason: .ipv4MappedIPv6Address),
             // Fragments
             HostileCase(name: "control: first fragment of UDP to port 80", frame: goodFragments[0], reason: nil),
             HostileCase(name: "control: its last fragment", frame: goodFragments.last!, reason: nil),
