@@ -12,8 +12,8 @@
 # /tmp/gbp-fuzz); the seeds in Tests/Fuzz/corpus are read, never written (regenerate
 # them with `gbp-trafficgen fuzz-seeds`). A crash or a broken invariant stops the run,
 # leaves the input in $GBP_FUZZ_WORK/crashes/ and exits non-zero. Replay an input with
-# the plain build: swift run gbp-fuzz FILE (or GBP_FUZZ_REPLAY=1 with this script's build:
-# .build-fuzz/release/gbp-fuzz FILE replays it under the sanitizer).
+# the plain build: swift run gbp-fuzz FILE; or under the sanitizer with this script's
+# build: .build-fuzz/release/gbp-fuzz FILE (libFuzzer runs the given files once).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
