@@ -32,7 +32,7 @@ mkdir -p "$work/corpus" "$work/crashes"
 echo "== building gbp-fuzz (libFuzzer + address sanitizer)"
 GBP_RELEASE_FLAGS=plain swift build -c release --scratch-path .build-fuzz --product gbp-fuzz \
     --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -DGBP_FUZZ 2>&1 \
-    | grep -v "ld.gold: warning: Cannot export local symbol" || true
+    | { grep -v "ld.gold: warning: Cannot export local symbol" || true; }   # a failed build still fails (pipefail)
 bin=$root/.build-fuzz/release/gbp-fuzz
 test -x "$bin"
 if ! objdump -h "$bin" | grep __sancov_cntrs >/dev/null; then   # no -q: SIGPIPE with pipefail
