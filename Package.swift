@@ -91,6 +91,9 @@ let package = Package(
             dependencies: ["GBPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "bench/trafficgen"
         ),
+        // libFuzzer target over the parser, responders, classifier and conntrack. Tests/Fuzz/run.sh
+        // builds it with --sanitize fuzzer; a plain build makes a replayer of inputs (`gbp-fuzz DIR`).
+        .executableTarget(name: "gbp-fuzz", dependencies: ["GBPCore"], path: "Tests/Fuzz/Target"),
         .testTarget(name: "GBPCoreTests", dependencies: ["GBPCore"]),
         .testTarget(
             name: "GBPControlTests",
@@ -100,7 +103,7 @@ let package = Package(
         // Runs the real gbpd on pcap/null ports as a subprocess and checks packets and counters.
         .testTarget(
             name: "GBPIntegrationTests",
-            dependencies: ["GBPCore", "gbpd", "gbpctl"]
+            dependencies: ["GBPCore", "gbpd", "gbpctl", "gbp-trafficgen"]
         ),
     ]
 )

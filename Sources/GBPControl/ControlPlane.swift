@@ -77,7 +77,7 @@ final class ControlPlane {
         let lists = telemetryVersion != commands.version
         telemetryVersion = commands.version
         telemetry.publish(stats: dp.stats(), config: commands.control.config, epoch: dp.policyEpoch,
-                          swaps: commands.control.swaps.count, lists: lists)
+                          swaps: commands.control.swapCount, lists: lists)
     }
 
     /// Closes the socket (removing its file) and the metrics port.

@@ -25,8 +25,13 @@ public final class PolicyControl {
     public let dataplane: Dataplane
     /// The config whose policy is in force.
     public private(set) var config: DaemonConfig
-    /// Every swap so far, oldest first.
+    /// The latest swaps (at most `swapHistory`), oldest first: a daemon that lives long
+    /// under endpoint churn must not grow with every change.
     public private(set) var swaps: [PolicySwap] = []
+    /// Swaps since start.
+    public private(set) var swapCount = 0
+    /// As many swaps as `Dataplane.retiredEpochs` keeps epochs.
+    public static let swapHistory = 4096
 
     public init(dataplane: Dataplane, config: DaemonConfig) {
         self.dataplane = dataplane
@@ -46,6 +51,8 @@ public final class PolicyControl {
             let swap = try dataplane.replacePolicy(with: newConfig.runtime)
             config = newConfig
             swaps.append(swap)
+            swapCount += 1
+            if swaps.count > Self.swapHistory { swaps.removeFirst(swaps.count - Self.swapHistory) }
             return .success(swap)
         } catch {
             return .failure(.rejected(error))

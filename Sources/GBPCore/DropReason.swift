@@ -5,7 +5,7 @@
 public enum DropReason: UInt8, CaseIterable, Sendable {
     // MARK: Parsing (the packet is malformed or truncated)
     case runtFrame = 1              // shorter than an Ethernet header
-    case oversizeFrame
+    case oversizeFrame              // over 65535 bytes; in gbpd, also a frame chained over several mbufs
     case truncatedVLAN
     case tooManyVLANTags
     case truncatedARP
@@ -28,6 +28,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable {
     case badFragment                // tiny, overlapping or out-of-range fragment
     case unsupportedEtherType
     case badIPv6Version             // EtherType 0x86DD with a version other than 6
+    case ipv4MappedIPv6Address      // IPv6 source, destination or ND target in ::ffff:0:0/96 (RFC 4291 2.5.5.2)
 
     // MARK: L2 forwarding
     case unknownIngressPort = 40
@@ -80,6 +81,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable {
         case .badFragment: "bad_fragment"
         case .unsupportedEtherType: "unsupported_ethertype"
         case .badIPv6Version: "bad_ipv6_version"
+        case .ipv4MappedIPv6Address: "ipv4_mapped_ipv6_address"
         case .unknownIngressPort: "unknown_ingress_port"
         case .noOutputPort: "no_output_port"
         case .destinationOnIngressPort: "destination_on_ingress_port"

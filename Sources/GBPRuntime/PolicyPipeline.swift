@@ -40,7 +40,12 @@ enum PolicyPipeline {
             let length = Int(cdpdk_mbuf_data_len(m))
             bytes &+= length
             s.notes[i] = VerdictNote()
-            if let reason = PacketParser.parse(cdpdk_mbuf_data(m)!, length: length, into: &s.fields[i]) {
+            if cdpdk_mbuf_nb_segs(m) != 1 {
+                // A frame chained over several mbufs (a jumbo frame from a PMD that scatters):
+                // the parser reads one contiguous segment, and the headers could straddle two.
+                s.fields[i] = PacketFields()
+                outs[i] = Outcome.dropped(.oversizeFrame)
+            } else if let reason = PacketParser.parse(cdpdk_mbuf_data(m)!, length: length, into: &s.fields[i]) {
                 outs[i] = Outcome.dropped(reason)
             } else if tenant == PolicyTables.noTenant {
                 outs[i] = Outcome.dropped(.unknownIngressPort)

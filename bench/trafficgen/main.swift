@@ -6,7 +6,7 @@ struct TrafficGen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gbp-trafficgen",
         abstract: "Generate pcap traffic for the gbpd demo and benchmarks.",
-        subcommands: [Demo.self, Stream.self, PolicyBench.self])
+        subcommands: [Demo.self, Stream.self, PolicyBench.self, Hostile.self, FuzzSeeds.self])
 }
 
 /// The demo's two inputs (see config/demo.yaml).
@@ -75,9 +75,13 @@ struct Stream: ParsableCommand {
     }
 }
 
-func write(_ frames: [[UInt8]], _ path: String) throws {
+/// `fixedTime`: frame i is stamped at i ms after a fixed instant, so that the file is
+/// the same on every run (for files kept in the repository).
+func write(_ frames: [[UInt8]], _ path: String, fixedTime: Bool = false) throws {
     let w = try PcapWriter(path: path)
-    for f in frames { try w.write(f) }
+    for (i, f) in frames.enumerated() {
+        try w.write(f, timestamp: fixedTime ? PcapTimestamp(seconds: 1_800_000_000, nanoseconds: UInt32(i) * 1_000_000) : nil)
+    }
     try w.close()
 }
 

@@ -1,5 +1,5 @@
 extension PacketParser {
-    /// IPv6: version 6, payload length within the frame, then a bounded walk over
+    /// IPv6: version 6, payload length within the frame, no IPv4-mapped address, then a bounded walk over
     /// the extension headers hop-by-hop (0), routing (43), fragment (44),
     /// destination options (60) and AH (51). More than
     /// `maximumIPv6ExtensionHeaders` is `ipv6ExtensionChainTooLong`; a header
@@ -14,6 +14,10 @@ extension PacketParser {
         guard end <= length else { return .badIPv6PayloadLength }
         f.src = IPAddress(v6Bytes: p + (l3 + 8))
         f.dst = IPAddress(v6Bytes: p + (l3 + 24))
+        // IPv4 addresses are kept IPv4-mapped: an IPv6 packet from or to ::ffff:a.b.c.d
+        // would pass for IPv4 with the endpoint tables, the external prefixes and conntrack
+        // (same flow key as the IPv4 connection). Such addresses never belong on the wire.
+        guard !f.src.isIPv4 && !f.dst.isIPv4 else { return .ipv4MappedIPv6Address }
 
         var next = u8(p, l3 + 6)
         var at = l3 + 40

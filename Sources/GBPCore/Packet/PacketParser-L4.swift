@@ -56,6 +56,9 @@ extension PacketParser {
                 if type == 135 || type == 136 {
                     guard available >= 24 else { return .truncatedICMPv6 }
                     f.ndTarget = IPAddress(v6Bytes: p + (l4 + 8))
+                    // Like the header's addresses (parseIPv6): an IPv4-mapped target would
+                    // name an IPv4 endpoint, and be answered for it (found by the fuzzer).
+                    if f.ndTarget.isIPv4 { return .ipv4MappedIPv6Address }
                 }
             default:
                 break
