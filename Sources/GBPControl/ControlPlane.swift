@@ -65,7 +65,7 @@ final class ControlPlane {
 
     private func renderMetrics() -> String {
         let dp = commands.dataplane
-        metrics.update(dp.stats(), retired: dp.retiredEpochs, endpoints: commands.control.config.endpoints.count,
+        metrics.update(dp.stats(), retired: dp.retiredRuleTotals, endpoints: commands.control.config.endpoints.count,
                        policyEpoch: dp.policyEpoch)
         return metrics.render()
     }

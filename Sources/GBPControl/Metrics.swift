@@ -10,8 +10,9 @@ import Prometheus
 ///
 /// Dataplane counters are absolute readings turned into counter increments: each reading
 /// adds what grew since the last one. Rule counters belong to a policy snapshot; when a
-/// snapshot is replaced its final counts (`Dataplane.retiredEpochs`) are added first, so
-/// `gbpd_rule_*_total` keep counting across reloads.
+/// snapshot is replaced its final counts go to `Dataplane.retiredRuleTotals`, and each
+/// rule's series is those totals plus the snapshot in force, so `gbpd_rule_*_total` keep
+/// counting across reloads.
 final class GBPDMetrics {
     let registry = PrometheusCollectorRegistry()
     /// swift-metrics objects made with this factory land in `registry`.
@@ -19,10 +20,8 @@ final class GBPDMetrics {
 
     private var counters: [String: (counter: Prometheus.Counter, last: UInt64)] = [:]
     private var gauges: [String: Prometheus.Gauge] = [:]
-    /// Rule counters: the epoch last read and its readings, and the newest retired epoch already added.
-    private var ruleEpoch: UInt32 = 0
-    private var ruleLast: [String: (packets: UInt64, bytes: UInt64, allowed: UInt64, denied: UInt64)] = [:]
-    private var retiredDone: UInt32 = 0
+    /// Rule counters: each rule's totals at the last reading.
+    private var ruleLast: [String: DataplaneStats.RuleStats] = [:]
 
     init() { factory = PrometheusMetricsFactory(registry: registry) }
 
@@ -46,7 +45,7 @@ final class GBPDMetrics {
     // MARK: Dataplane readings
 
     /// Updates every dataplane metric from a reading.
-    func update(_ s: DataplaneStats, retired: [(epoch: UInt32, rules: [DataplaneStats.RuleStats])], endpoints: Int, policyEpoch: UInt32) {
+    func update(_ s: DataplaneStats, retired: [DataplaneStats.RuleStats], endpoints: Int, policyEpoch: UInt32) {
         count("gbpd_rx_packets_total", "Packets received on all ports", [], s.rx)
         count("gbpd_tx_packets_total", "Packets transmitted on all ports", [], s.tx)
         count("gbpd_dropped_packets_total", "Packets dropped, for any reason", [], s.dropped)
@@ -80,29 +79,27 @@ final class GBPDMetrics {
             count("gbpd_conntrack_expired_total", "Connections expired", [], c.expired)
             count("gbpd_conntrack_rechecked_total", "Connections classified again after a policy change", [], c.rechecked)
             count("gbpd_conntrack_recheck_drops_total", "Connections dropped because a new policy denies them", [], c.recheckDrops)
-            updateRules(s.rules, epoch: policyEpoch, retired: retired)
+            updateRules(s.rules, retired: retired)
         }
     }
 
     /// Adds to each rule's counters what it counted since the last reading, across snapshot swaps.
-    private func updateRules(_ current: [DataplaneStats.RuleStats], epoch: UInt32, retired: [(epoch: UInt32, rules: [DataplaneStats.RuleStats])]) {
-        func key(_ r: DataplaneStats.RuleStats) -> String { r.contract + "\u{0}" + r.rule }
-        func add(_ r: DataplaneStats.RuleStats, minus base: (packets: UInt64, bytes: UInt64, allowed: UInt64, denied: UInt64)?) {
-            let b = base ?? (0, 0, 0, 0)
-            let l = [("contract", r.contract), ("rule", r.rule)]
-            increment("gbpd_rule_packets_total", "Packets a contract rule decided", l, r.packets &- min(b.packets, r.packets))
-            increment("gbpd_rule_bytes_total", "Bytes of the packets a contract rule decided", l, r.bytes &- min(b.bytes, r.bytes))
-            increment("gbpd_rule_allowed_total", "Packets a contract rule allowed", l, r.allowed &- min(b.allowed, r.allowed))
-            increment("gbpd_rule_denied_total", "Packets a contract rule denied", l, r.denied &- min(b.denied, r.denied))
+    private func updateRules(_ current: [DataplaneStats.RuleStats], retired: [DataplaneStats.RuleStats]) {
+        var totals: [String: DataplaneStats.RuleStats] = [:]
+        for r in retired + current {
+            let k = r.contract + "\u{0}" + r.rule
+            if totals[k] == nil { totals[k] = DataplaneStats.RuleStats(contract: r.contract, rule: r.rule) }
+            totals[k]!.add(r)
         }
-        // Snapshots replaced since the last reading: their final counts, less what was read of them.
-        for (e, rules) in retired where e > retiredDone && e < epoch {
-            for r in rules { add(r, minus: e == ruleEpoch ? ruleLast[key(r)] : nil) }
-            retiredDone = e
+        for (k, t) in totals {
+            let b = ruleLast[k] ?? DataplaneStats.RuleStats(contract: t.contract, rule: t.rule)
+            let l = [("contract", t.contract), ("rule", t.rule)]
+            increment("gbpd_rule_packets_total", "Packets a contract rule decided", l, t.packets &- min(b.packets, t.packets))
+            increment("gbpd_rule_bytes_total", "Bytes of the packets a contract rule decided", l, t.bytes &- min(b.bytes, t.bytes))
+            increment("gbpd_rule_allowed_total", "Packets a contract rule allowed", l, t.allowed &- min(b.allowed, t.allowed))
+            increment("gbpd_rule_denied_total", "Packets a contract rule denied", l, t.denied &- min(b.denied, t.denied))
+            ruleLast[k] = t
         }
-        for r in current { add(r, minus: epoch == ruleEpoch ? ruleLast[key(r)] : nil) }
-        ruleEpoch = epoch
-        ruleLast = Dictionary(current.map { (key($0), ($0.packets, $0.bytes, $0.allowed, $0.denied)) }) { a, _ in a }
     }
 
     /// The Prometheus text exposition of every metric, families in name order.

@@ -31,7 +31,7 @@ public final class PolicyControl {
     /// Swaps since start.
     public private(set) var swapCount = 0
     /// As many swaps as `Dataplane.retiredEpochs` keeps epochs.
-    public static let swapHistory = 4096
+    public static let swapHistory = Dataplane.retiredHistory
 
     public init(dataplane: Dataplane, config: DaemonConfig) {
         self.dataplane = dataplane

@@ -43,6 +43,7 @@ public enum StatsReport {
             "retired_epochs": dataplane.retiredEpochs.map { e -> [String: Any] in
                 ["epoch": e.epoch, "rules": e.rules.map(ruleJSON)]
             },
+            "retired_rule_totals": dataplane.retiredRuleTotals.map(ruleJSON),
         ]
     }
 

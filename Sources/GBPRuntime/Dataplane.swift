@@ -16,7 +16,13 @@ public final class Dataplane {
     /// Names of the policy snapshots alive (published or being built), by epoch.
     private var policyNames: [UInt32: PolicyNames] = [:]
     private var compiler = PolicyCompiler()
+    /// The rule counters of the last `retiredHistory` replaced snapshots, oldest first.
     public private(set) var retiredEpochs: [(epoch: UInt32, rules: [DataplaneStats.RuleStats])] = []
+    public static let retiredHistory = 128
+    /// The rule counters of every replaced snapshot, summed per (contract, rule) name in
+    /// first-seen order: bounded by the rule names, not by the number of swaps.
+    public private(set) var retiredRuleTotals: [DataplaneStats.RuleStats] = []
+    private var retiredRuleIndex: [String: Int] = [:]
     private var launchedAt: UInt64 = 0
     private var launchedAtWallNanos: UInt64 = 0
     private var captureFile: PcapngWriter?
@@ -102,9 +108,17 @@ public final class Dataplane {
         serviceCapture()   // write the old snapshot's captures while its names are known
         if let t = old.pointee.policy {
             let epoch = t.compiled.epoch
-            retiredEpochs.append((epoch: epoch, rules: policyNames[epoch].map { t.ruleStats(names: $0) } ?? []))
+            let rules = policyNames[epoch].map { t.ruleStats(names: $0) } ?? []
+            retiredEpochs.append((epoch: epoch, rules: rules))
             policyNames[epoch] = nil
-            if retiredEpochs.count > 4096 { retiredEpochs.removeFirst(retiredEpochs.count - 4096) }
+            if retiredEpochs.count > Self.retiredHistory { retiredEpochs.removeFirst(retiredEpochs.count - Self.retiredHistory) }
+            for r in rules where r.packets > 0 {
+                let key = r.contract + "\u{0}" + r.rule
+                if let i = retiredRuleIndex[key] { retiredRuleTotals[i].add(r) } else {
+                    retiredRuleIndex[key] = retiredRuleTotals.count
+                    retiredRuleTotals.append(r)
+                }
+            }
         }
         old.pointee.deallocate()
         old.deinitialize(count: 1)

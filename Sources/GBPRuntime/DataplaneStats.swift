@@ -36,6 +36,16 @@ public struct DataplaneStats: Sendable {
         public var bytes: UInt64 = 0
         public var allowed: UInt64 = 0
         public var denied: UInt64 = 0
+
+        public init(contract: String, rule: String, packets: UInt64 = 0, bytes: UInt64 = 0, allowed: UInt64 = 0, denied: UInt64 = 0) {
+            self.contract = contract; self.rule = rule
+            self.packets = packets; self.bytes = bytes; self.allowed = allowed; self.denied = denied
+        }
+
+        /// Adds `other`'s counts (the same rule in another snapshot).
+        public mutating func add(_ other: RuleStats) {
+            packets &+= other.packets; bytes &+= other.bytes; allowed &+= other.allowed; denied &+= other.denied
+        }
     }
 
     public var ports: [PortStats] = []

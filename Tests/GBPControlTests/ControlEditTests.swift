@@ -194,7 +194,7 @@ import Testing
         // Epoch 1 ended at 4 packets; epoch 2 has counted 2 so far.
         s.ports[0].rx = 8
         s.rules[0].packets = 2
-        m.update(s, retired: [(epoch: 1, rules: [DataplaneStats.RuleStats(contract: "c", rule: "c/r", packets: 4)])], endpoints: 1, policyEpoch: 2)
+        m.update(s, retired: [DataplaneStats.RuleStats(contract: "c", rule: "c/r", packets: 4)], endpoints: 1, policyEpoch: 2)
         let text = m.render()
         #expect(text.contains("gbpd_rx_packets_total 8\n"))
         #expect(text.contains("gbpd_port_rx_packets_total{port=\"p0\"} 8\n"))
@@ -205,6 +205,10 @@ import Testing
         let families = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
         #expect(families == families.sorted() && families.contains("gbpd_rx_packets_total"))
         #expect(text.contains("# HELP gbpd_rx_packets_total Packets received on all ports\n# TYPE gbpd_rx_packets_total counter\ngbpd_rx_packets_total 8\n"))
+        // Epoch 2 ended at 5 packets (retired totals 4 + 5), epoch 3 has counted 1: never backwards.
+        s.rules[0].packets = 1
+        m.update(s, retired: [DataplaneStats.RuleStats(contract: "c", rule: "c/r", packets: 9)], endpoints: 1, policyEpoch: 3)
+        #expect(m.render().contains("gbpd_rule_packets_total{contract=\"c\",rule=\"c/r\"} 10\n"))
     }
 
     @Test func histogramBucketsKeepTheirOrder() {
