@@ -11,13 +11,7 @@ struct ControlTests {
 
     func config(_ g: GBPDProcess, metrics: Bool = false) -> String {
         """
-        eal: \(g.eal)
-        workers: [1]
-        mempool: { mbufs: 8191, cache: 64 }
-        ports:
-          - { name: pa, devargs: "net_pcap0,rx_pcap=\(g.path("flows.pcap")),infinite_rx=1,tx_pcap=/dev/null" }
-          - { name: pb, devargs: "net_null0,no-rx=1" }
-          - { name: pc, devargs: "net_null1,no-rx=1" }
+        \(g.flowsHeader(nullPorts: ["pb", "pc"]))
         \(GBPDProcess.shopPolicy())
         control:
           socket: \(g.path("gbpd.sock"))

@@ -53,12 +53,7 @@ struct FastPathAllocationTests {
     /// Runs gbpd for `seconds` under the interposer; returns (worker allocations, all allocations, rx).
     func run(_ g: GBPDProcess, library: String, seconds: Double) throws -> (Int, Int, Int) {
         let config = """
-        eal: \(g.eal)
-        workers: [1]
-        mempool: { mbufs: 8191, cache: 64 }
-        ports:
-          - { name: pa, devargs: "net_pcap0,rx_pcap=\(g.path("flows.pcap")),infinite_rx=1,tx_pcap=/dev/null" }
-          - { name: pb, devargs: "net_null0,no-rx=1" }
+        \(g.flowsHeader())
         \(GBPDProcess.shopPolicy())
         run: { stats_interval_s: 0 }
         """

@@ -68,6 +68,14 @@ struct GBPDProcess {
             + ports.enumerated().map { pcapPort($1, index: $0) }).joined(separator: "\n")
     }
 
+    /// `eal`, one worker, and port pa replaying `flows.pcap` forever into null ports
+    /// (pb, then `nullPorts` more): the traffic of the shop policy at full rate.
+    func flowsHeader(nullPorts: [String] = ["pb"]) -> String {
+        (["eal: \(eal)", "workers: [1]", "mempool: { mbufs: 8191, cache: 64 }", "ports:",
+          "  - { name: pa, devargs: \"net_pcap0,rx_pcap=\(path("flows.pcap")),infinite_rx=1,tx_pcap=/dev/null\" }"]
+            + nullPorts.enumerated().map { "  - { name: \($1), devargs: \"net_null\($0),no-rx=1\" }" }).joined(separator: "\n")
+    }
+
     func pcapPort(_ port: String, index: Int) -> String {
         "  - { name: \(port), devargs: \"net_pcap\(index),rx_pcap=\(path("\(port)-in.pcap")),tx_pcap=\(path("\(port)-out.pcap"))\" }"
     }

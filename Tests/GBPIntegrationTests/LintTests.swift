@@ -11,12 +11,7 @@ struct LintTests {
     /// contract `in` opens `rule` to group backend.
     static func config(_ g: GBPDProcess, rule: String) -> String {
         """
-        eal: \(g.eal)
-        workers: [1]
-        mempool: { mbufs: 8191, cache: 64 }
-        ports:
-          - { name: pa, devargs: "net_pcap0,rx_pcap=\(g.path("flows.pcap")),infinite_rx=1,tx_pcap=/dev/null" }
-          - { name: pb, devargs: "net_null0,no-rx=1" }
+        \(g.flowsHeader())
         \(GBPDProcess.shopPolicy())
           - { name: in, tenant: shop, providers: [backend], consumers: [internet], rules: [\(rule)] }
         external_groups: [{ name: internet, tenant: shop, cidrs: [0.0.0.0/0] }]

@@ -12,12 +12,7 @@ struct ReloadTests {
 
     func config(_ g: GBPDProcess, action: String) -> String {
         """
-        eal: \(g.eal)
-        workers: [1]
-        mempool: { mbufs: 8191, cache: 64 }
-        ports:
-          - { name: pa, devargs: "net_pcap0,rx_pcap=\(g.path("flows.pcap")),infinite_rx=1,tx_pcap=/dev/null" }
-          - { name: pb, devargs: "net_null0,no-rx=1" }
+        \(g.flowsHeader())
         \(GBPDProcess.shopPolicy(action: action))
         run: { stats_interval_s: 0 }
         """
