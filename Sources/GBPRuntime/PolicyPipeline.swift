@@ -61,12 +61,11 @@ enum PolicyPipeline {
 
         // Stage 2: both addresses resolved to endpoints (their entries were prefetched), and
         // the endpoints' MAC-and-port words prefetched for the checks that follow.
-        let none = GroupMatch(group: CompiledPolicy.noGroup, endpoint: CompiledPolicy.noEndpoint)
         for i in 0..<n where outs[i] == pending {
             let k = s.fields[i].kind
             guard k == .ipv4 || k == .ipv6 else { continue }
-            let src = policy.endpoints.lookup(tenant: tenant, ip: s.fields[i].src) ?? none
-            let dst = policy.endpoints.lookup(tenant: tenant, ip: s.fields[i].dst) ?? none
+            let src = policy.endpoints.lookup(tenant: tenant, ip: s.fields[i].src) ?? .noMatch
+            let dst = policy.endpoints.lookup(tenant: tenant, ip: s.fields[i].dst) ?? .noMatch
             tables.prefetchEndpoint(src.endpoint)
             tables.prefetchEndpoint(dst.endpoint)
             s.sources[i] = src
@@ -205,8 +204,7 @@ enum PolicyPipeline {
     @inline(__always)
     static func output(_ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int, tables: PolicyTables) -> Int32 {
         let dst = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.dst)
-        return output(to: dst ?? GroupMatch(group: CompiledPolicy.noGroup, endpoint: CompiledPolicy.noEndpoint),
-                      tenant: tenant, ingress: ingress, tables: tables)
+        return output(to: dst ?? .noMatch, tenant: tenant, ingress: ingress, tables: tables)
     }
 
     /// The port of `dst` when it is an endpoint, else the tenant's uplink.

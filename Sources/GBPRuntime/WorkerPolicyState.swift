@@ -49,10 +49,9 @@ struct BurstScratch {
         trackedFields.initialize(repeating: PacketFields(), count: burst)
         verdicts = .allocate(capacity: burst)
         verdicts.initialize(repeating: Verdict(allowed: false, reason: nil), count: burst)
-        let none = GroupMatch(group: CompiledPolicy.noGroup, endpoint: CompiledPolicy.noEndpoint)
         sources = .allocate(capacity: burst)
-        sources.initialize(repeating: none, count: burst)
+        sources.initialize(repeating: GroupMatch.noMatch, count: burst)
         destinations = .allocate(capacity: burst)
-        destinations.initialize(repeating: none, count: burst)
+        destinations.initialize(repeating: GroupMatch.noMatch, count: burst)
     }
 }

@@ -9,6 +9,9 @@ public struct GroupMatch: Sendable, Equatable {
     public init(group: UInt16, endpoint: UInt32) { self.group = group; self.endpoint = endpoint }
 
     @inlinable public var isEndpoint: Bool { endpoint != CompiledPolicy.noEndpoint }
+
+    /// No group, no endpoint: what an address outside every table resolves to.
+    @inlinable public static var noMatch: GroupMatch { GroupMatch(group: CompiledPolicy.noGroup, endpoint: CompiledPolicy.noEndpoint) }
 }
 
 /// Per endpoint, for forwarding and anti-spoofing.
@@ -161,12 +164,6 @@ public struct EndpointTable: @unchecked Sendable {
             }
             s = (s + 1) & v6Mask
         }
-    }
-
-    /// The IPv4 entry where key `k` (`tenant << 32 | address`) is, if anywhere.
-    @inlinable @inline(__always)
-    func v4Entry(key k: UInt64) -> UnsafeMutablePointer<UInt64> {
-        v4Entries + v4.slot(PolicyHash.v4(key: k, seed: v4.seed))
     }
 
     /// The group of IPv4 entry `e` if it holds key `k`, else `noGroup` (an empty entry,

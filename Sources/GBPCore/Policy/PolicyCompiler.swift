@@ -9,8 +9,8 @@
 public struct PolicyCompiler {
     /// What the last successful compile resolved of its membership, kept for the next.
     private struct Membership {
-        var spec: PolicySpec  // contracts emptied
-        var validator: PolicyValidator  // after checkMembership(), without errors
+        /// After `checkMembership()` of the spec it keeps, without errors.
+        var validator: PolicyValidator
         var endpoints: EndpointTable
         var externals: ExternalPrefixTable
         var names: PolicyNames
@@ -24,7 +24,7 @@ public struct PolicyCompiler {
     /// The compiled policy of `spec` under `epoch` and its names; throws every problem
     /// when the spec is not valid.
     public mutating func compile(_ spec: PolicySpec, epoch: UInt32) throws(PolicyRejection) -> (CompiledPolicy, PolicyNames) {
-        if let m = last, spec.hasMembership(of: m.spec) {
+        if let m = last, spec.hasMembership(of: m.validator.spec) {
             var v = m.validator
             v.checkContracts(of: spec)
             if !v.errors.isEmpty { throw PolicyRejection(errors: v.errors) }
@@ -40,9 +40,7 @@ public struct PolicyCompiler {
         let compiled = CompiledPolicy(v.resolved, epoch: epoch)
         let names = PolicyNames(spec)
         deallocate()
-        var bare = spec
-        bare.contracts = []
-        last = Membership(spec: bare, validator: membership, endpoints: compiled.endpoints.copy(),
+        last = Membership(validator: membership, endpoints: compiled.endpoints.copy(),
                           externals: compiled.externals.copy(), names: names)
         reusedMembership = false
         return (compiled, names)
