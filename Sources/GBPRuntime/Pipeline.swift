@@ -104,8 +104,11 @@ enum Pipeline {
             cdpdk_mbuf_refcnt_update(m, Int16(copies - 1))
             counters.countFloodCopies(copies - 1)
         }
-        for p in slots where Int(p) != ingress {
-            send(m, port: Int(p), tx: tx, counters: counters)
+        var i = 0
+        while i < slots.count {   // an index loop: see Worker.run
+            let p = Int(slots[i])
+            i &+= 1
+            if p != ingress { send(m, port: p, tx: tx, counters: counters) }
         }
     }
 

@@ -121,7 +121,7 @@ enum PolicyPipeline {
         }
 
         // Capture and flow log (off unless configured).
-        if local.pointee.capture != nil || local.pointee.flowLog != nil {
+        if local.pointee.capture != nil || (local.pointee.flowLog != nil && (local.pointee.logDenied || tables.logsRules)) {
             for i in 0..<n { record(pkts[i], outs[i], s.notes[i], ingress: ingress, local: local, epoch: policy.epoch, now: now) }
         }
         counters.countRx(port: ingress, packets: n, bytes: bytes)

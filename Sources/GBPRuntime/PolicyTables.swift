@@ -34,12 +34,15 @@ public struct PolicyTables: @unchecked Sendable {
     @usableFromInline let gatewayStart: UnsafeMutablePointer<Int32>
     @usableFromInline let gatewayIPs: UnsafeMutablePointer<IPAddress>
     public let workerCount: Int
+    /// Some rule has `log: true` (else the flow log only takes denied packets, if asked to).
+    public let logsRules: Bool
 
     /// `ports` are the runtime's port slots (name, tenant name or nil, uplink?), nil for a free slot.
     public init(spec: PolicySpec, names: PolicyNames, compiled: CompiledPolicy, ports: [(name: String, tenant: String?, uplink: Bool)?],
                 workers: Int) {
         self.compiled = compiled
         workerCount = workers
+        logsRules = (0..<compiled.ruleCount).contains { compiled.rule(UInt32($0)).log }
         let slots = max(workers * compiled.ruleCount * 4, 1)
         ruleCounterBlock = .allocate(capacity: slots)
         ruleCounterBlock.initialize(repeating: 0, count: slots)

@@ -10,13 +10,9 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     public static let broadcast = MACAddress(raw: 0xFFFF_FFFF_FFFF)
     public static let zero = MACAddress(raw: 0)
 
-    /// Reads six octets at `offset` of `bytes` (the caller checks the bounds).
-    @inlinable
-    public init(bytes: UnsafeRawPointer) {
-        var v: UInt64 = 0
-        for i in 0..<6 { v = (v << 8) | UInt64(bytes.load(fromByteOffset: i, as: UInt8.self)) }
-        self.raw = v
-    }
+    /// Reads the six octets at `bytes` (the caller checks the bounds).
+    @inlinable @inline(__always)
+    public init(bytes: UnsafeRawPointer) { self.init(wire: bytes) }
 
     /// Parses `aa:bb:cc:dd:ee:ff` (or with dashes).
     public init?(_ text: some StringProtocol) {
@@ -34,10 +30,11 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     @inlinable public var isMulticast: Bool { (raw >> 40) & 1 == 1 }
     @inlinable public var isBroadcast: Bool { raw == 0xFFFF_FFFF_FFFF }
 
-    /// Writes the six octets to `p`.
-    @inlinable
+    /// Writes the six octets to `p` (two stores, in network order).
+    @inlinable @inline(__always)
     public func store(to p: UnsafeMutableRawPointer) {
-        for i in 0..<6 { p.storeBytes(of: UInt8(truncatingIfNeeded: raw >> UInt64(40 - 8 * i)), toByteOffset: i, as: UInt8.self) }
+        p.storeBytes(of: UInt32(truncatingIfNeeded: raw >> 16).bigEndian, as: UInt32.self)
+        p.storeBytes(of: UInt16(truncatingIfNeeded: raw).bigEndian, toByteOffset: 4, as: UInt16.self)
     }
 
     public var octets: [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: raw >> UInt64(40 - 8 * $0)) } }
