@@ -14,16 +14,21 @@ struct ConfigDocument {
     private(set) var text: String
     /// The config file (kept as `DaemonConfig.file`, so that reloads read it).
     let file: String
+    /// Ports added over the socket, read as if the file listed them last (`PortAttachment`).
+    private(set) var attachments: [PortAttachment] = []
 
-    init(text: String, file: String) { self.text = text; self.file = file }
+    init(text: String, file: String, attachments: [PortAttachment] = []) {
+        self.text = text; self.file = file; self.attachments = attachments
+    }
 
-    /// Reads a config file: its text, the config and the control settings it says.
-    static func load(path: String) throws(ConfigError) -> (text: String, config: DaemonConfig, control: ControlSettings) {
+    /// Reads a config file: its text, the config (with `attachments`) and the control settings it says.
+    static func load(path: String, attachments: [PortAttachment] = []) throws(ConfigError)
+        -> (text: String, config: DaemonConfig, control: ControlSettings) {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(issues: [ConfigIssue(file: path, line: nil, field: "(file)", reason: "cannot be read: \(error.localizedDescription)")])
         }
-        let (config, control) = try ConfigLoader.parseWithControl(text, file: path)
+        let (config, control) = try ConfigLoader.parseWithControl(text, file: path, attachments: attachments)
         return (text, config, control)
     }
 
@@ -50,7 +55,14 @@ struct ConfigDocument {
         /// Removes the element named `name` (in `tenant`, when given) from the first of
         /// `sections` that has one.
         case remove([Section], name: String, tenant: String?)
+        /// Adds a runtime port (and its endpoint).
+        case attach(PortAttachment)
+        /// Removes the runtime port `name` and its endpoint.
+        case detach(name: String)
     }
+
+    /// A document after an edit: its text, its runtime ports, and the config they read as.
+    typealias Applied = (text: String, attachments: [PortAttachment], config: DaemonConfig)
 
     /// Why an edit could not even be tried (the config was not read).
     struct EditError: Error, CustomStringConvertible {
@@ -61,7 +73,36 @@ struct ConfigDocument {
 
     /// The document after `edit`, and the config it reads as; the document itself is unchanged
     /// (see `commit`).
-    func applying(_ edit: Edit) -> Result<(text: String, config: DaemonConfig), EditError> {
+    func applying(_ edit: Edit) -> Result<Applied, EditError> {
+        switch edit {
+        case .attach(let a):
+            if attachments.contains(where: { $0.name == a.name }) { return .failure(EditError(message: "a port named '\(a.name)' exists")) }
+            return reading(text, attachments + [a])
+        case .detach(let name):
+            guard attachments.contains(where: { $0.name == name }) else {
+                let fromFile = (try? ConfigLoader.parse(text, file: file))?.runtime.ports.contains { $0.name == name } ?? false
+                return .failure(EditError(message: fromFile
+                    ? "port '\(name)' comes from the config file: it stays until gbpd restarts (only ports added with ports.add can be removed)"
+                    : "no port named '\(name)'"))
+            }
+            return reading(text, attachments.filter { $0.name != name })
+        case .add, .remove:
+            return editingText(edit)
+        }
+    }
+
+    /// The config `text` and `attachments` read as.
+    private func reading(_ text: String, _ attachments: [PortAttachment]) -> Result<Applied, EditError> {
+        do {
+            let config = try ConfigLoader.parse(text, file: file, attachments: attachments)
+            return .success((text, attachments, config))
+        } catch {
+            return .failure(EditError(message: "change rejected, the running policy is unchanged",
+                                      details: error.issues.map { "\($0.field): \($0.reason)" }))
+        }
+    }
+
+    private func editingText(_ edit: Edit) -> Result<Applied, EditError> {
         let root: Node
         do {
             guard let r = try Yams.compose(yaml: text) else { return .failure(EditError(message: "the config in force is empty")) }
@@ -84,6 +125,8 @@ struct ConfigDocument {
             }
             list.append(item)
             top[section.rawValue] = .sequence(list)
+        case .attach, .detach:
+            preconditionFailure("runtime ports do not edit the text")
         case .remove(let sections, let name, let tenant):
             var found = false
             var tenantsWithName: [String] = []
@@ -117,17 +160,14 @@ struct ConfigDocument {
         do { newText = try Yams.serialize(node: .mapping(top)) } catch {
             return .failure(EditError(message: "the changed config cannot be written as YAML: \(error)"))
         }
-        do {
-            let config = try ConfigLoader.parse(newText, file: file)
-            return .success((newText, config))
-        } catch {
-            return .failure(EditError(message: "change rejected, the running policy is unchanged",
-                                      details: error.issues.map { "\($0.field): \($0.reason)" }))
-        }
+        return reading(newText, attachments)
     }
 
-    /// Makes `text` the document (once the config it reads as is in force).
-    mutating func commit(_ text: String) { self.text = text }
+    /// Makes an applied edit the document (once the config it reads as is in force).
+    mutating func commit(_ applied: Applied) {
+        text = applied.text
+        attachments = applied.attachments
+    }
 
     /// A YAML node for a JSON value: objects become mappings, arrays sequences, strings
     /// quoted scalars (so "yes" or "80" stay strings where the file would read a string),

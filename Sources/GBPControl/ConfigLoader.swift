@@ -18,22 +18,31 @@ public enum ConfigLoader {
         try parseWithControl(text, file: file).config
     }
 
+    static func parse(_ text: String, file: String, attachments: [PortAttachment]) throws(ConfigError) -> DaemonConfig {
+        try parseWithControl(text, file: file, attachments: attachments).config
+    }
+
     /// Like `parse`, with the `control` section (socket, metrics), which only the daemon uses.
-    public static func parseWithControl(_ text: String, file: String) throws(ConfigError) -> (config: DaemonConfig, control: ControlSettings) {
-        let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
+    /// `attachments` (ports added over the socket) are read as if the file listed them last.
+    static func parseWithControl(_ text: String, file: String, attachments: [PortAttachment] = [])
+        throws(ConfigError) -> (config: DaemonConfig, control: ControlSettings) {
+        let composed: Node?
+        do { composed = try Yams.compose(yaml: text) } catch {
             throw ConfigError(issues: [yamlIssue(error, file: file)])
         }
-        guard let root else {
+        guard var root = composed else {
             throw ConfigError(issues: [ConfigIssue(file: file, line: nil, field: "(file)", reason: "is empty")])
         }
+        let spliced = PortAttachment.splice(attachments, into: root)
+        if let spliced { root = spliced.root }
         let r = ConfigReader(file: file)
         let config = read(root, r)
         var control = ControlSettings()
         if case .mapping(let m) = root, let c = m["control"] { readControl(c, &control, r) }
         if !r.issues.isEmpty || config == nil {
-            throw ConfigError(issues: r.issues.isEmpty
-                ? [ConfigIssue(file: file, line: nil, field: "(file)", reason: "invalid")] : r.issuesInFileOrder)
+            var issues = r.issues.isEmpty ? [ConfigIssue(file: file, line: nil, field: "(file)", reason: "invalid")] : r.issuesInFileOrder
+            if let spliced { issues = issues.map { PortAttachment.rename($0, attachments, ports: spliced.ports, endpoints: spliced.endpoints) } }
+            throw ConfigError(issues: issues)
         }
         var checked = config!
         // A policy compiled from Kubernetes manifests says exactly what they say (open pods
@@ -194,6 +203,25 @@ public enum ConfigLoader {
         return .init(name: name, devargs: devargs, role: role, tenant: tenant)
     }
 
+    /// A unicast MAC address.
+    static func readMAC(_ n: Node, _ f: String, _ r: ConfigReader) -> MACAddress? {
+        guard let s = r.string(n, f) else { return nil }
+        guard let mac = MACAddress(s) else { r.fail(n, f, "'\(s)' is not a MAC address (aa:bb:cc:dd:ee:ff)"); return nil }
+        if mac.isMulticast { r.fail(n, f, "\(s) is a multicast address"); return nil }
+        return mac
+    }
+
+    /// A list of IPv4 and IPv6 addresses; nil when one of them is not one.
+    static func readAddresses(_ n: Node, _ f: String, _ r: ConfigReader) -> [IPAddress]? {
+        guard let texts = r.stringList(n, f) else { return nil }
+        var out: [IPAddress] = []
+        for (i, t) in texts.enumerated() {
+            guard let a = IPAddress(t) else { r.fail(at: "\(f)[\(i)]", "'\(t)' is not an IPv4 or IPv6 address"); return nil }
+            out.append(a)
+        }
+        return out
+    }
+
     /// With a policy, `group` and `tenant` are required; without, they are accepted and unused.
     private static func readEndpoint(_ n: Node, _ f: String, _ ports: Set<String>, withPolicy: Bool, _ r: ConfigReader) -> EndpointEntry? {
         guard let m = r.mapping(n, f, required: ["name", "port", "mac"] + (withPolicy ? ["group", "tenant"] : []),
@@ -204,20 +232,11 @@ public enum ConfigLoader {
             r.fail(m["port"], "\(f).port", "unknown port '\(p)' (ports: \(ports.sorted().joined(separator: ", ")))")
             port = nil
         }
-        var mac: MACAddress?
-        if let mn = m["mac"], let s = r.string(mn, "\(f).mac") {
-            mac = MACAddress(s)
-            if mac == nil { r.fail(mn, "\(f).mac", "'\(s)' is not a MAC address (aa:bb:cc:dd:ee:ff)") }
-            else if mac!.isMulticast { r.fail(mn, "\(f).mac", "\(s) is a multicast address"); mac = nil }
-        }
+        let mac = m["mac"].flatMap { readMAC($0, "\(f).mac", r) }
         var ips: [IPAddress] = []
         var ipsOK = true
-        if let list = m["ips"], let texts = r.stringList(list, "\(f).ips") {
-            for (i, t) in texts.enumerated() {
-                if let a = IPAddress(t) { ips.append(a) } else {
-                    r.fail(at: "\(f).ips[\(i)]", "'\(t)' is not an IPv4 or IPv6 address"); ipsOK = false
-                }
-            }
+        if let list = m["ips"] {
+            if let a = readAddresses(list, "\(f).ips", r) { ips = a } else { ipsOK = false }
         }
         let group = m["group"].flatMap { r.nonEmptyString($0, "\(f).group") }
         let tenant = m["tenant"].flatMap { r.nonEmptyString($0, "\(f).tenant") }

@@ -64,6 +64,18 @@ final class ControlCommands {
         case .endpointsRemove: response = remove([.endpoints], request, cmd)
         case .groupsRemove: response = remove([.groups, .externalGroups], request, cmd)
         case .contractsRemove: response = remove([.contracts], request, cmd)
+        case .portsList: response = ControlProtocol.success(["ports": portList()])
+        case .portsAdd:
+            switch PortAttachment.from(port: request[Key.port], endpoint: request[Key.endpoint]) {
+            case .success(let a): response = change(.attach(a), cmd: cmd, what: "port \(a.name)")
+            case .failure(let e): response = ControlProtocol.failure(e.message)
+            }
+        case .portsRemove:
+            if let name = request[Key.name] as? String, !name.isEmpty {
+                response = change(.detach(name: name), cmd: cmd, what: "port \(name)")
+            } else {
+                response = ControlProtocol.failure("ports.remove needs \"name\"")
+            }
         }
         metrics?.requestHandled(cmd.rawValue, ok: response[Key.ok] as? Bool == true)
         return response
@@ -90,6 +102,23 @@ final class ControlCommands {
             var o: [String: Any] = ["name": e.name, "port": e.port, "mac": e.mac.description, "ips": e.ips.map(\.description)]
             if let t = e.tenant { o["tenant"] = t }
             if let g = e.group { o["group"] = g }
+            return o
+        }
+    }
+
+    /// The ports open now, with where they come from and the endpoints behind them.
+    func portList() -> [[String: Any]] {
+        let runtime = Set(document.attachments.map(\.name))
+        let declared = Dictionary(control.config.runtime.ports.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        return dataplane.stats().ports.map { p in
+            var o: [String: Any] = ["name": p.name, "driver": p.driver, "runtime": runtime.contains(p.name),
+                                    "rx": p.rx, "tx": p.tx, "dropped": p.dropped,
+                                    "endpoints": control.config.endpoints.filter { $0.port == p.name }.map(\.name)]
+            if let d = declared[p.name] {
+                o["devargs"] = d.devargs
+                o["role"] = d.role.rawValue
+                if let t = d.tenant { o["tenant"] = t }
+            }
             return o
         }
     }
@@ -247,10 +276,17 @@ final class ControlCommands {
             logger.warning("\(cmd.rawValue) \(what) rejected: \(e.message)\(e.details.isEmpty ? "" : ": " + e.details.joined(separator: "; "))",
                            metadata: ["origin": "socket"])
             return ControlProtocol.failure(e.message, errors: e.details)
-        case .success(let (text, config)):
-            switch control.apply(config) {
+        case .success(let applied):
+            let config = applied.config
+            let result: Result<PolicySwap, PolicyControl.Failure>
+            switch edit {
+            case .attach(let a): result = control.addPort(named: a.name, config)
+            case .detach(let name): result = control.removePort(named: name, config)
+            case .add, .remove: result = control.apply(config)
+            }
+            switch result {
             case .success(let swap):
-                document.commit(text)
+                document.commit(applied)
                 version += 1
                 metrics?.policyChange(origin: "socket", applied: true, seconds: swap.totalSeconds)
                 logger.info("\(cmd.rawValue) \(what): policy epoch \(swap.epoch) in force (compile \(Self.ms(swap.compileSeconds)) ms, publish \(Self.ms(swap.publishSeconds)) ms)",
@@ -271,6 +307,7 @@ final class ControlCommands {
         case .config(let e): ("change rejected, the running policy is unchanged", e.issues.map { "\($0.field): \($0.reason)" })
         case .needsRestart: (f.description, [])
         case .rejected(let r): ("policy rejected, the running policy is unchanged", r.errors.map(\.description))
+        case .port(let e): ("\(e)", [])
         }
     }
 
@@ -283,7 +320,7 @@ final class ControlCommands {
     func reload(origin: String) -> [String: Any] {
         let file = document.file
         let loaded: (text: String, config: DaemonConfig, control: ControlSettings)
-        do { loaded = try ConfigDocument.load(path: file) } catch {
+        do { loaded = try ConfigDocument.load(path: file, attachments: document.attachments) } catch {
             metrics?.policyChange(origin: "file", applied: false, seconds: nil)
             logger.error("reload of \(file) failed: \(error)", metadata: ["origin": "\(origin)"])
             return ControlProtocol.failure("reload of \(file) failed, the running policy is unchanged",
@@ -292,7 +329,7 @@ final class ControlCommands {
         switch control.apply(loaded.config) {
         case .success(let swap):
             for n in loaded.config.notes { logger.notice("\(n)") }
-            document = ConfigDocument(text: loaded.text, file: file)
+            document = ConfigDocument(text: loaded.text, file: file, attachments: document.attachments)
             version += 1
             metrics?.policyChange(origin: "file", applied: true, seconds: swap.totalSeconds)
             logger.info("reloaded \(file): policy epoch \(swap.epoch) in force (compile \(Self.ms(swap.compileSeconds)) ms, publish \(Self.ms(swap.publishSeconds)) ms)",

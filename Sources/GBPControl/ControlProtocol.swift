@@ -27,11 +27,18 @@ import Foundation
 //   contracts.list     tenant?                                   contracts: [{name, tenant, providers, consumers, rules: [...]}]
 //   contracts.add      contract: {name, tenant, providers, consumers, rules, on_policy_change?}  epoch
 //   contracts.remove   name, tenant?                             epoch
+//   ports.list         -                                         ports: [{name, driver, devargs, role, tenant?, runtime,
+//                                                                         rx, tx, dropped, endpoints: [names]}]
+//   ports.add          port: {name, devargs, tenant?, role?},    epoch
+//                      endpoint?: {name, group, mac, ips, tenant?}   (the endpoint's port is the new port)
+//   ports.remove       name                                      epoch  (the port and the endpoints on it)
 //
 // The objects of the add commands use the keys of the config file (README, "Config file").
 // Changes go through the same function as a file reload; a rejected change changes
 // nothing and its errors come back in "errors". A later reload of the file (SIGHUP,
-// `gbpctl reload`) replaces the changes made over the socket with the file's content.
+// `gbpctl reload`) replaces the changes made over the socket with the file's content, except
+// the ports added over the socket (and their endpoints): those stay until `ports.remove` or
+// the end of gbpd, and are checked with every reading of the file.
 
 /// Every command of the control protocol.
 public enum ControlCommand: String, CaseIterable, Sendable {
@@ -47,11 +54,15 @@ public enum ControlCommand: String, CaseIterable, Sendable {
     case contractsList = "contracts.list"
     case contractsAdd = "contracts.add"
     case contractsRemove = "contracts.remove"
+    case portsList = "ports.list"
+    case portsAdd = "ports.add"
+    case portsRemove = "ports.remove"
 
     /// True for the commands that change the running policy.
     public var changesPolicy: Bool {
         switch self {
-        case .reload, .endpointsAdd, .endpointsRemove, .groupsAdd, .groupsRemove, .contractsAdd, .contractsRemove: true
+        case .reload, .endpointsAdd, .endpointsRemove, .groupsAdd, .groupsRemove, .contractsAdd, .contractsRemove,
+             .portsAdd, .portsRemove: true
         default: false
         }
     }

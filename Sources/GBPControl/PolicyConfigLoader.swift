@@ -153,10 +153,18 @@ private final class PolicyReader {
     // MARK: Elements
 
     private func readTenant(_ n: Node, _ f: String) -> TenantSpec? {
-        guard let m = r.mapping(n, f, required: ["name"]), let name = m["name"].flatMap({ r.nonEmptyString($0, "\(f).name") }) else {
+        guard let m = r.mapping(n, f, required: ["name"], optional: ["gateway"]),
+              let name = m["name"].flatMap({ r.nonEmptyString($0, "\(f).name") }) else {
             lostTenant = true; return nil
         }
-        return TenantSpec(name: name)
+        var tenant = TenantSpec(name: name)
+        if let g = m["gateway"], let gm = r.mapping(g, "\(f).gateway", required: ["ips", "mac"]),
+           let ips = gm["ips"].flatMap({ ConfigLoader.readAddresses($0, "\(f).gateway.ips", r) }),
+           let mac = gm["mac"].flatMap({ ConfigLoader.readMAC($0, "\(f).gateway.mac", r) }) {
+            if ips.isEmpty { r.fail(gm["ips"], "\(f).gateway.ips", "a gateway needs at least one address") }
+            tenant.gateway = GatewaySpec(ips: ips, mac: mac)
+        }
+        return tenant
     }
 
     /// Name and tenant, shared by groups and external groups; a group whose name is

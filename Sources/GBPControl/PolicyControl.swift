@@ -10,6 +10,7 @@ public final class PolicyControl {
         case config(ConfigError)
         case needsRestart([String])
         case rejected(PolicyRejection)
+        case port(PortChangeError)
 
         public var description: String {
             switch self {
@@ -18,6 +19,7 @@ public final class PolicyControl {
                 "reload refused, the running policy is unchanged: changing \(what.joined(separator: ", ")) needs a restart of gbpd"
             case .rejected(let r):
                 "policy rejected, the running policy is unchanged:\n" + r.errors.map { "  \($0)" }.joined(separator: "\n")
+            case .port(let e): "port change refused, nothing changed: \(e)"
             }
         }
     }
@@ -38,25 +40,48 @@ public final class PolicyControl {
         self.config = config
     }
 
-    /// Reads the config file again and applies it.
-    public func reloadFile() -> Result<PolicySwap, Failure> {
-        do { return apply(try ConfigLoader.load(path: config.file)) } catch { return .failure(.config(error)) }
-    }
-
     /// Makes `newConfig`'s policy and endpoints the running ones.
     public func apply(_ newConfig: DaemonConfig) -> Result<PolicySwap, Failure> {
         let restart = Self.restartOnlyChanges(from: config.runtime, to: newConfig.runtime)
         if !restart.isEmpty { return .failure(.needsRestart(restart)) }
-        do {
-            let swap = try dataplane.replacePolicy(with: newConfig.runtime)
-            config = newConfig
-            swaps.append(swap)
-            swapCount += 1
-            if swaps.count > Self.swapHistory { swaps.removeFirst(swaps.count - Self.swapHistory) }
-            return .success(swap)
-        } catch {
+        do { return .success(record(try dataplane.replacePolicy(with: newConfig.runtime), newConfig)) } catch {
             return .failure(.rejected(error))
         }
+    }
+
+    /// Opens port `name` of `newConfig` (its ports are the running ones plus this one) and
+    /// makes `newConfig` the running config.
+    public func addPort(named name: String, _ newConfig: DaemonConfig) -> Result<PolicySwap, Failure> {
+        guard let port = newConfig.runtime.ports.first(where: { $0.name == name }) else {
+            return .failure(.port(.port(DPDKError("adding port '\(name)'", code: 22, detail: "the config has no such port"))))
+        }
+        var others = newConfig.runtime
+        others.ports.removeAll { $0.name == name }
+        let restart = Self.restartOnlyChanges(from: config.runtime, to: others)
+        if !restart.isEmpty { return .failure(.needsRestart(restart)) }
+        do { return .success(record(try dataplane.addPort(port, config: newConfig.runtime), newConfig)) } catch {
+            return .failure(.port(error))
+        }
+    }
+
+    /// Makes `newConfig` (the running config without port `name`) the running one, then
+    /// closes the port.
+    public func removePort(named name: String, _ newConfig: DaemonConfig) -> Result<PolicySwap, Failure> {
+        var before = config.runtime
+        before.ports.removeAll { $0.name == name }
+        let restart = Self.restartOnlyChanges(from: before, to: newConfig.runtime)
+        if !restart.isEmpty { return .failure(.needsRestart(restart)) }
+        do { return .success(record(try dataplane.removePort(named: name, config: newConfig.runtime), newConfig)) } catch {
+            return .failure(.port(error))
+        }
+    }
+
+    private func record(_ swap: PolicySwap, _ newConfig: DaemonConfig) -> PolicySwap {
+        config = newConfig
+        swaps.append(swap)
+        swapCount += 1
+        if swaps.count > Self.swapHistory { swaps.removeFirst(swaps.count - Self.swapHistory) }
+        return swap
     }
 
     /// What a reload cannot change: EAL, workers, ports, the mempool and conntrack sizing.

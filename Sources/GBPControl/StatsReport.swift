@@ -21,6 +21,10 @@ public enum StatsReport {
             },
         ]
         if let m = mempoolInUseAtExit { out["mempool_in_use_at_exit"] = m }
+        if let r = s.removedPorts {
+            out["removed_ports"] = ["count": r.count, "rx": r.totals.rx, "tx": r.totals.tx, "dropped": r.totals.dropped,
+                                    "rx_bytes": r.totals.rxBytes]
+        }
         if s.captureWritten + s.captureLost > 0 { out["capture"] = ["written": s.captureWritten, "lost": s.captureLost] }
         if s.policyEpoch > 0 {   // a policy is in force (it may have no rule at all)
             out["rules"] = s.rules.map(ruleJSON)
@@ -72,6 +76,10 @@ public enum StatsReport {
         for p in s.ports {
             lines.append("  " + p.name.padding(toLength: w, withPad: " ", startingAt: 0)
                          + String(format: "%10llu%10llu%10llu  ", p.rx, p.tx, p.dropped) + p.driver)
+        }
+        if let r = s.removedPorts {
+            lines.append("  " + "(\(r.count) ports removed)".padding(toLength: w, withPad: " ", startingAt: 0)
+                         + String(format: "%10llu%10llu%10llu", r.totals.rx, r.totals.tx, r.totals.dropped))
         }
         if !s.drops.isEmpty {
             lines.append("  drops by reason:")

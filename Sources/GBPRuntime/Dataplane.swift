@@ -7,12 +7,22 @@ import GBPCore
 public final class Dataplane {
     public let config: RuntimeConfig
     public let pool: PacketPool
-    public private(set) var ports: [Port] = []
-    private var workers: [UnsafeMutablePointer<WorkerContext>] = []
+    /// Port slots: a port keeps its slot (its index in counters, tx buffers and policy
+    /// tables) from open to close. The config file's ports take the first ones; ports
+    /// added at runtime take the lowest free one (`Dataplane+Ports.swift`).
+    var slots: [Port?] = []
+    /// The ports open now, in slot order.
+    public var ports: [Port] { slots.compactMap { $0 } }
+    var workers: [UnsafeMutablePointer<WorkerContext>] = []
     private let stateSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-    private var state: UnsafeMutablePointer<ForwardingState>?
+    private(set) var state: UnsafeMutablePointer<ForwardingState>?
     private let rcu: OpaquePointer
-    /// Rule counters of the policy snapshots that were replaced, oldest first.
+    /// Counters of the ports removed at runtime, summed (their slots start again from 0).
+    var removedPortTotals = DataplaneStats.PortStats(name: "(removed ports)", driver: "-")
+    public internal(set) var removedPortCount = 0
+    var removedWorkerRx: [UInt64] = []
+    /// Verdict capture: the pcapng interface of each port slot.
+    var captureInterface: [Int: Int] = [:]
     /// Names of the policy snapshots alive (published or being built), by epoch.
     private var policyNames: [UInt32: PolicyNames] = [:]
     private var compiler = PolicyCompiler()
@@ -25,7 +35,7 @@ public final class Dataplane {
     private var retiredRuleIndex: [String: Int] = [:]
     private var launchedAt: UInt64 = 0
     private var launchedAtWallNanos: UInt64 = 0
-    private var captureFile: PcapngWriter?
+    var captureFile: PcapngWriter?
     private var capturedPackets: UInt64 = 0
     private var flowLogWindowStart: UInt64 = 0
     private var flowLogInWindow = 0
@@ -61,14 +71,11 @@ public final class Dataplane {
         stateSlot = .allocate(capacity: 1)
         stateSlot.initialize(to: nil)
         do {
-            for p in config.ports {
-                ports.append(try Port.open(name: p.name, devargs: p.devargs, queues: config.workerLcores.count,
-                                           rxDescriptors: config.rxDescriptors, txDescriptors: config.txDescriptors, pool: pool))
-            }
             try buildWorkers()
+            for p in config.ports { _ = try openPort(p) }
         } catch {
             for p in ports { p.close() }
-            ports = []
+            slots = []
             throw error
         }
         let initial: ForwardingState
@@ -79,25 +86,34 @@ public final class Dataplane {
         publish(initial)
     }
 
-    /// Compiles `config`'s policy (if any) against this dataplane's ports. Off the data path.
-    private func makeForwardingState(_ config: RuntimeConfig, epoch: UInt32) throws(PolicyRejection) -> ForwardingState {
-        let index = Dictionary(uniqueKeysWithValues: ports.enumerated().map { ($1.name, UInt16($0)) })
-        let entries = config.stations.compactMap { s in index[s.port].map { (mac: s.mac, port: $0) } }
+    /// Compiles `config`'s policy (if any) against this dataplane's ports: `config.ports`
+    /// are the ports of the new snapshot, each already open in a slot. Off the data path.
+    func makeForwardingState(_ config: RuntimeConfig, epoch: UInt32) throws(PolicyRejection) -> ForwardingState {
+        var slotOf: [String: Int] = [:]
+        for (i, p) in slots.enumerated() { if let p { slotOf[p.name] = i } }
+        var inUse: [(slot: Int, port: Port)] = []
+        var bySlot = [(name: String, tenant: String?, uplink: Bool)?](repeating: nil, count: slots.count)
+        for p in config.ports {
+            guard let i = slotOf[p.name], let port = slots[i] else {
+                throw PolicyRejection(errors: [PolicyError("ports", .invalidField, "port '\(p.name)' is not open in the dataplane")])
+            }
+            inUse.append((i, port))
+            bySlot[i] = (name: p.name, tenant: p.tenant, uplink: p.role == .uplink)
+        }
+        let entries = config.stations.compactMap { s in slotOf[s.port].map { (mac: s.mac, port: UInt16($0)) } }
         var tables: PolicyTables?
         if let spec = config.policy {
             let (compiled, names) = try compiler.compile(spec, epoch: epoch)
             policyNames[epoch] = names
-            tables = PolicyTables(spec: spec, names: names, compiled: compiled,
-                                  ports: config.ports.map { (name: $0.name, tenant: $0.tenant, uplink: $0.role == .uplink) },
-                                  workers: workers.count)
+            tables = PolicyTables(spec: spec, names: names, compiled: compiled, ports: bySlot, workers: workers.count)
         }
-        return ForwardingState(l2: L2Table(entries), portCount: ports.count, policy: tables)
+        return ForwardingState(l2: L2Table(entries), ports: PortSet(inUse, workers: workers.count), policy: tables)
     }
 
     /// Makes `newState` the one workers use from their next burst on, waits until no
     /// worker can still be reading the previous one (RCU quiescent states), then
     /// retires it: its rule counters go to `retiredEpochs`, its tables are freed.
-    private func publish(_ newState: ForwardingState) {
+    func publish(_ newState: ForwardingState) {
         let p = UnsafeMutablePointer<ForwardingState>.allocate(capacity: 1)
         p.initialize(to: newState)
         cdpdk_store_release_ptr(stateSlot, UnsafeMutableRawPointer(p))
@@ -131,7 +147,11 @@ public final class Dataplane {
     /// stay as they are (the caller refuses changes to those). A policy that does not
     /// compile changes nothing.
     public func replacePolicy(with newConfig: RuntimeConfig) throws(PolicyRejection) -> PolicySwap {
-        let t0 = cdpdk_tsc()
+        try swap(to: newConfig, since: cdpdk_tsc())
+    }
+
+    /// Compiles and publishes `newConfig`, timed from `t0`.
+    func swap(to newConfig: RuntimeConfig, since t0: UInt64) throws(PolicyRejection) -> PolicySwap {
         let epoch = (state?.pointee.policy?.compiled.epoch ?? 1) &+ 1
         let newState = try makeForwardingState(newConfig, epoch: epoch)
         let t1 = cdpdk_tsc()
@@ -151,21 +171,18 @@ public final class Dataplane {
     /// The epoch of the policy in force (0 without a policy).
     public var policyEpoch: UInt32 { state?.pointee.policy?.compiled.epoch ?? 0 }
 
+    /// Prepares each worker's context: counters, a tx buffer for every port slot (ports
+    /// added later use them), conntrack and capture state.
     private func buildWorkers() throws(DPDKError) {
         let drainCycles = EAL.tscHz / 10_000 // 100 µs
         for (w, l) in config.workerLcores.enumerated() {
             let counters = WorkerCounters()
-            let rxRefs = ports.enumerated().compactMap { i, p -> RxQueueRef? in
-                w < p.rxQueues ? RxQueueRef(portIndex: i, port: p.id.rawValue, queue: UInt16(w)) : nil
-            }
-            let rx = UnsafeMutableBufferPointer<RxQueueRef>.allocate(capacity: rxRefs.count)
-            _ = rx.initialize(from: rxRefs)
-            let tx = UnsafeMutableBufferPointer<TxPortRef>.allocate(capacity: ports.count)
-            for (i, p) in ports.enumerated() {
+            let tx = UnsafeMutableBufferPointer<TxPortRef>.allocate(capacity: WorkerCounters.maxPorts)
+            for i in 0..<WorkerCounters.maxPorts {
                 guard let buffer = cdpdk_tx_buffer_create(UInt16(Worker.burstSize), Int32(rte_socket_id()), counters.txRefusedSlot(port: i)) else {
-                    throw DPDKError.fromErrno("allocating a tx buffer for port '\(p.name)'")
+                    throw DPDKError.fromErrno("allocating the tx buffers of worker \(w)")
                 }
-                tx[i] = TxPortRef(port: p.id.rawValue, queue: UInt16(w), buffer: buffer)
+                (tx.baseAddress! + i).initialize(to: TxPortRef(port: UInt16.max, queue: UInt16(w), buffer: buffer))
             }
             let ctx = UnsafeMutablePointer<WorkerContext>.allocate(capacity: 1)
             let burst = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: Worker.burstSize)
@@ -180,10 +197,11 @@ public final class Dataplane {
                 policyState.flowLog = CaptureRing(capacity: 256)
                 policyState.logDenied = config.logDeniedFlows
             }
-            ctx.initialize(to: WorkerContext(index: w, lcore: LcoreID(rawValue: l), rx: rx, tx: tx, counters: counters,
+            ctx.initialize(to: WorkerContext(index: w, lcore: LcoreID(rawValue: l), tx: tx, counters: counters,
                                              stateSlot: stateSlot, rcu: rcu, drainCycles: drainCycles, policy: policyState, burst: burst,
                                              outcomes: .allocate(capacity: Worker.burstSize)))
             workers.append(ctx)
+            removedWorkerRx.append(0)
         }
     }
 
@@ -193,6 +211,7 @@ public final class Dataplane {
             do { captureFile = try PcapngWriter(path: c.path, interfaces: ports.map(\.name)) } catch {
                 throw DPDKError("opening the capture file", code: 5, detail: "\(error)")
             }
+            for (k, i) in slots.indices.filter({ slots[$0] != nil }).enumerated() { captureInterface[i] = k }
         }
         launchedAt = cdpdk_tsc()
         launchedAtWallNanos = UInt64(Date().timeIntervalSince1970 * 1e9)
@@ -222,7 +241,7 @@ public final class Dataplane {
             guard let ring = w.pointee.policy.capture else { continue }
             ring.drain { h, bytes in
                 let ns = launchedAtWallNanos &+ UInt64(Double(h.tsc &- launchedAt) / hz * 1e9)
-                try? file.write(bytes, interface: Int(h.port), timestampNanos: ns, originalLength: Int(h.originalLength),
+                try? file.write(bytes, interface: captureInterface[Int(h.port)] ?? 0, timestampNanos: ns, originalLength: Int(h.originalLength),
                                 comment: captureComment(h))
                 capturedPackets += 1
             }
@@ -236,8 +255,8 @@ public final class Dataplane {
         let contract = h.contract == CompiledPolicy.noContract ? "-" : (names?.contractName(h.contract) ?? "\(h.contract)")
         let rule = h.rule == CompiledRule.none ? "-" : (names?.ruleName(h.rule) ?? "\(h.rule)")
         let reason = h.allowed ? "-" : (DropReason(rawValue: h.reason)?.name ?? "\(h.reason)")
-        let out = h.outcome >= 0 ? ports[Int(h.outcome)].name : (h.outcome > -1000 ? "flood" : "-")
-        return "verdict=\(h.allowed ? "allow" : "drop") reason=\(reason) contract=\(contract) rule=\(rule) epoch=\(h.epoch) in=\(ports[Int(h.port)].name) out=\(out)"
+        let out = h.outcome >= 0 ? portName(slot: Int(h.outcome)) : (h.outcome > -1000 ? "flood" : "-")
+        return "verdict=\(h.allowed ? "allow" : "drop") reason=\(reason) contract=\(contract) rule=\(rule) epoch=\(h.epoch) in=\(portName(slot: Int(h.port))) out=\(out)"
     }
 
     /// Drains the workers' flow logs: at most `flowLogPerSecond` lines a second are
@@ -268,7 +287,7 @@ public final class Dataplane {
 
     private func flowLogLine(_ h: CaptureRing.Header, _ f: PacketFields) -> String {
         let names = policyNames[h.epoch]
-        let port = h.port < ports.count ? ports[Int(h.port)].name : "?"
+        let port = portName(slot: Int(h.port))
         let proto: String = switch f.ipProto { case 6: "tcp"; case 17: "udp"; case 132: "sctp"; case 1: "icmp"; case 58: "icmpv6"; default: "proto \(f.ipProto)" }
         let what = f.kind == .ipv4 || f.kind == .ipv6 ? "\(f.src):\(f.srcPort) -> \(f.dst):\(f.dstPort) \(proto)" : "\(f.srcMAC) -> \(f.dstMAC) ethertype 0x\(String(f.etherType, radix: 16))"
         let rule = h.rule == CompiledRule.none ? "" : " rule \(names?.ruleName(h.rule) ?? "\(h.rule)")"
@@ -306,7 +325,8 @@ public final class Dataplane {
         var s = DataplaneStats()
         s.runSeconds = runSeconds
         (s.captureWritten, s.captureLost) = captureCounts
-        for (i, p) in ports.enumerated() {
+        for (i, p) in slots.enumerated() {
+            guard let p else { continue }
             var ps = DataplaneStats.PortStats(name: p.name, driver: p.driver)
             for w in workers {
                 let c = w.pointee.counters
@@ -324,10 +344,12 @@ public final class Dataplane {
             let c = w.pointee.counters
             for r in DropReason.allCases { s.drops[r, default: 0] += c.drops(r) }
             s.floodCopies += c.floodCopies
-            s.workers.append(.init(lcore: w.pointee.lcore.rawValue, rx: ports.indices.reduce(0) { $0 + c.rx(port: $1) },
+            s.workers.append(.init(lcore: w.pointee.lcore.rawValue,
+                                   rx: removedWorkerRx[w.pointee.index] + slots.indices.reduce(0) { $0 + c.rx(port: $1) },
                                    bursts: c.bursts, busyCycles: c.busyCycles))
         }
-        s.drops[.txRefused, default: 0] += s.ports.reduce(0) { $0 + $1.txRefused }
+        if removedPortCount > 0 { s.removedPorts = (removedPortCount, removedPortTotals) }
+        s.drops[.txRefused, default: 0] += s.ports.reduce(0) { $0 + $1.txRefused } + removedPortTotals.txRefused
         if let tables = state?.pointee.policy {
             s.rules = policyNames[tables.compiled.epoch].map { tables.ruleStats(names: $0) } ?? []
             s.policyEpoch = tables.compiled.epoch

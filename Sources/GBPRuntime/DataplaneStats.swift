@@ -63,8 +63,11 @@ public struct DataplaneStats: Sendable {
     public var captureWritten: UInt64 = 0
     public var captureLost: UInt64 = 0
 
-    public var rx: UInt64 { ports.reduce(0) { $0 + $1.rx } }
-    public var tx: UInt64 { ports.reduce(0) { $0 + $1.tx } }
+    /// Ports removed at runtime: how many, and their counters summed.
+    public var removedPorts: (count: Int, totals: PortStats)?
+
+    public var rx: UInt64 { ports.reduce(removedPorts?.totals.rx ?? 0) { $0 + $1.rx } }
+    public var tx: UInt64 { ports.reduce(removedPorts?.totals.tx ?? 0) { $0 + $1.tx } }
     public var dropped: UInt64 { drops.values.reduce(0, +) }
 }
 

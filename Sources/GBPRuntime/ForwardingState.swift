@@ -4,19 +4,59 @@ import GBPCore
 /// control thread and published to the workers by pointer; never changed after.
 @frozen
 public struct ForwardingState: @unchecked Sendable {
-    /// Every endpoint's MAC -> its port, across tenants (plain L2 switching, and
+    /// Every endpoint's MAC -> its port slot, across tenants (plain L2 switching, and
     /// telling "another tenant's address" from "nobody's").
     public var l2: L2Table
-    public var portCount: Int
+    /// The ports of this snapshot: which rx queues each worker polls, and the port slots
+    /// in use (flooding, tx drains). Ports added or removed at runtime arrive with a new
+    /// snapshot, like a new policy.
+    public var ports: PortSet
     /// The policy in force; nil makes gbpd a plain L2 switch.
     public var policy: PolicyTables?
 
-    public init(l2: L2Table, portCount: Int, policy: PolicyTables?) {
-        self.l2 = l2; self.portCount = portCount; self.policy = policy
+    public init(l2: L2Table, ports: PortSet, policy: PolicyTables?) {
+        self.l2 = l2; self.ports = ports; self.policy = policy
     }
 
     public func deallocate() {
         l2.deallocate()
+        ports.deallocate()
         policy?.deallocate()
+    }
+}
+
+/// The ports of one snapshot, by slot. A port keeps its slot (its index in counters,
+/// tx buffers and policy tables) from when it is added until it is removed.
+@frozen
+public struct PortSet: @unchecked Sendable {
+    /// Per worker: the rx queues it polls.
+    @usableFromInline let rx: UnsafeMutablePointer<UnsafeMutableBufferPointer<RxQueueRef>>
+    /// The slots in use, in order.
+    public let slots: UnsafeMutableBufferPointer<Int32>
+    let workers: Int
+
+    /// `ports` are (slot, port) pairs; worker w polls queue w of every port that has one.
+    init(_ ports: [(slot: Int, port: Port)], workers: Int) {
+        self.workers = workers
+        rx = .allocate(capacity: workers)
+        for w in 0..<workers {
+            let refs = ports.compactMap { s, p in
+                w < p.rxQueues ? RxQueueRef(portIndex: s, port: p.id.rawValue, queue: UInt16(w)) : nil
+            }
+            let b = UnsafeMutableBufferPointer<RxQueueRef>.allocate(capacity: refs.count)
+            _ = b.initialize(from: refs)
+            (rx + w).initialize(to: b)
+        }
+        slots = .allocate(capacity: ports.count)
+        _ = slots.initialize(from: ports.map { Int32($0.slot) })
+    }
+
+    @inlinable @inline(__always)
+    func rxQueues(worker w: Int) -> UnsafeMutableBufferPointer<RxQueueRef> { rx[w] }
+
+    func deallocate() {
+        for w in 0..<workers { rx[w].deallocate() }
+        rx.deallocate()
+        slots.deallocate()
     }
 }

@@ -43,7 +43,7 @@ enum Pipeline {
         }
         counters.countRx(port: ingress, packets: n, bytes: bytes)
         deliver(pkts, count: n, outs: outs, ingress: ingress, tx: tx, counters: counters) { m, _ in
-            flood(m, ingress: ingress, portCount: state.pointee.portCount, tx: tx, counters: counters)
+            flood(m, ingress: ingress, slots: state.pointee.ports.slots, tx: tx, counters: counters)
         }
     }
 
@@ -93,9 +93,9 @@ enum Pipeline {
     /// Broadcast, multicast and unknown unicast go to every port but the ingress one;
     /// the mbuf is shared (reference count) rather than copied.
     @inline(__always)
-    static func flood(_ m: OpaquePointer?, ingress: Int, portCount: Int, tx: UnsafeMutableBufferPointer<TxPortRef>,
+    static func flood(_ m: OpaquePointer?, ingress: Int, slots: UnsafeMutableBufferPointer<Int32>, tx: UnsafeMutableBufferPointer<TxPortRef>,
                       counters: WorkerCounters) {
-        let copies = portCount - 1
+        let copies = slots.count - 1
         if copies <= 0 {
             drop(m, .noOutputPort, ingress: ingress, counters: counters)
             return
@@ -104,8 +104,8 @@ enum Pipeline {
             cdpdk_mbuf_refcnt_update(m, Int16(copies - 1))
             counters.countFloodCopies(copies - 1)
         }
-        for p in 0..<portCount where p != ingress {
-            send(m, port: p, tx: tx, counters: counters)
+        for p in slots where Int(p) != ingress {
+            send(m, port: Int(p), tx: tx, counters: counters)
         }
     }
 

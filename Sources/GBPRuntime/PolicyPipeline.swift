@@ -106,7 +106,7 @@ enum PolicyPipeline {
             let f = s.fields + i
             let length = Int(cdpdk_mbuf_data_len(pkts[i]))
             if f.pointee.isLaterFragment {
-                outs[i] = laterFragment(f, tenant: tenant, ingress: ingress, tables: tables, local: local, now: now)
+                outs[i] = laterFragment(pkts[i], f, tenant: tenant, ingress: ingress, tables: tables, local: local, now: now)
                 continue
             }
             let v = s.verdicts[k]
@@ -116,7 +116,7 @@ enum PolicyPipeline {
             }
             if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
             s.notes[i] = VerdictNote(contract: v.contract, rule: v.rule, log: v.log)
-            outs[i] = v.allowed ? output(to: s.destinations[i], tenant: tenant, ingress: ingress, tables: tables)
+            outs[i] = v.allowed ? output(pkts[i], f, to: s.destinations[i], tenant: tenant, ingress: ingress, tables: tables)
                 : Outcome.dropped(v.reason ?? .deniedByRule)
         }
 
@@ -191,29 +191,26 @@ enum PolicyPipeline {
 
     /// A non-first fragment follows its first fragment's verdict, to the same place.
     @inline(__always)
-    static func laterFragment(_ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int, tables: PolicyTables,
+    static func laterFragment(_ m: OpaquePointer?, _ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int, tables: PolicyTables,
                               local: UnsafeMutablePointer<WorkerPolicyState>, now: UInt64) -> Int32 {
         guard let first = local.pointee.fragments.lookup(tenant: tenant, f.pointee, now: now) else {
             return Outcome.dropped(.fragmentWithoutState)
         }
         if first.dropReason != 0 { return -1000 - Int32(first.dropReason) }
-        return output(f, tenant: tenant, ingress: ingress, tables: tables)
-    }
-
-    /// The port of the destination endpoint, else the tenant's uplink.
-    @inline(__always)
-    static func output(_ f: UnsafeMutablePointer<PacketFields>, tenant: UInt16, ingress: Int, tables: PolicyTables) -> Int32 {
         let dst = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.dst)
-        return output(to: dst ?? .noMatch, tenant: tenant, ingress: ingress, tables: tables)
+        return output(m, f, to: dst ?? .noMatch, tenant: tenant, ingress: ingress, tables: tables)
     }
 
-    /// The port of `dst` when it is an endpoint, else the tenant's uplink.
+    /// The port of `dst` when it is an endpoint (the frame then leaves with `dst`'s MAC as
+    /// destination), else the tenant's uplink.
     @inline(__always)
-    static func output(to dst: GroupMatch, tenant: UInt16, ingress: Int, tables: PolicyTables) -> Int32 {
+    static func output(_ m: OpaquePointer?, _ f: UnsafeMutablePointer<PacketFields>, to dst: GroupMatch, tenant: UInt16,
+                       ingress: Int, tables: PolicyTables) -> Int32 {
         let out: Int
         if dst.isEndpoint {
             out = tables.port(ofEndpoint: dst.endpoint)
             if out < 0 { return Outcome.dropped(.noOutputPort) }
+            if out != ingress { tables.setDestinationMAC(cdpdk_mbuf_data(m)!, current: f.pointee.dstMAC, endpoint: dst.endpoint) }
         } else {
             out = Int(tables.tenantUplink[Int(tenant)])
             if out < 0 { return Outcome.dropped(.noUplink) }
@@ -243,6 +240,10 @@ enum PolicyPipeline {
             NeighborResponder.arpReply(data, f, targetMAC: tables.compiled.endpoints.record(target.endpoint).mac)
             return Int32(ingress)   // the request became the reply
         }
+        if f.arpOpcode == 1, let gateway = tables.gateway(tenant: tenant, ip: f.dst) {
+            NeighborResponder.arpReply(data, f, targetMAC: gateway)
+            return Int32(ingress)
+        }
         return forwardByMAC(f, tenant: tenant, ingress: ingress, state: state, tables: tables, crossTenant: .arpCrossTenant)
     }
 
@@ -270,6 +271,11 @@ enum PolicyPipeline {
            let target = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.ndTarget), target.isEndpoint, target.endpoint != sender,
            cdpdk_mbuf_set_length(m, UInt16(Int(f.l3Offset) + NeighborResponder.advertisementLength)) == 0 {
             _ = NeighborResponder.neighborAdvertisement(data, f, targetMAC: tables.compiled.endpoints.record(target.endpoint).mac)
+            return Int32(ingress)
+        }
+        if f.icmpType == 135, let gateway = tables.gateway(tenant: tenant, ip: f.ndTarget),
+           cdpdk_mbuf_set_length(m, UInt16(Int(f.l3Offset) + NeighborResponder.advertisementLength)) == 0 {
+            _ = NeighborResponder.neighborAdvertisement(data, f, targetMAC: gateway)
             return Int32(ingress)
         }
         return forwardByMAC(f, tenant: tenant, ingress: ingress, state: state, tables: tables, crossTenant: .arpCrossTenant)

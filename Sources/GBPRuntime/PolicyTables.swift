@@ -28,10 +28,14 @@ public struct PolicyTables: @unchecked Sendable {
     /// (0xFFFF: not a port of this dataplane). 8 bytes an endpoint, so the source check
     /// and the output port cost one load that stays in L2 for 10k endpoints.
     @usableFromInline let endpointMACPort: UnsafeMutablePointer<UInt64>
+    /// Tenant id -> its gateway's MAC, and its addresses `gatewayIPs[gatewayStart[t] ..< gatewayStart[t+1]]`.
+    @usableFromInline let gatewayMAC: UnsafeMutablePointer<MACAddress>
+    @usableFromInline let gatewayStart: UnsafeMutablePointer<Int32>
+    @usableFromInline let gatewayIPs: UnsafeMutablePointer<IPAddress>
     public let workerCount: Int
 
-    /// `ports` are the runtime's ports in index order (name, tenant name or nil, uplink?).
-    public init(spec: PolicySpec, names: PolicyNames, compiled: CompiledPolicy, ports: [(name: String, tenant: String?, uplink: Bool)],
+    /// `ports` are the runtime's port slots (name, tenant name or nil, uplink?), nil for a free slot.
+    public init(spec: PolicySpec, names: PolicyNames, compiled: CompiledPolicy, ports: [(name: String, tenant: String?, uplink: Bool)?],
                 workers: Int) {
         self.compiled = compiled
         workerCount = workers
@@ -44,7 +48,12 @@ public struct PolicyTables: @unchecked Sendable {
         tenantUplink = .allocate(capacity: tenants)
         tenantUplink.initialize(repeating: -1, count: tenants)
         var runtimeIndex: [String: Int] = [:]
-        for (i, p) in ports.enumerated() {
+        for (i, slot) in ports.enumerated() {
+            guard let p = slot else {
+                (portTenant + i).initialize(to: Self.noTenant)
+                (portIsUplink + i).initialize(to: false)
+                continue
+            }
             runtimeIndex[p.name] = i
             // A port without a declared tenant takes the tenant of its endpoints.
             let tenantName = p.tenant ?? spec.endpoints.first { $0.port == p.name }?.tenant
@@ -69,6 +78,18 @@ public struct PolicyTables: @unchecked Sendable {
             for i in ports.indices where portTenant[i] == UInt16(t) { floodPorts[k] = Int32(i); k += 1 }
         }
         floodStart[tenants] = Int32(k)
+        gatewayMAC = .allocate(capacity: tenants)
+        gatewayStart = .allocate(capacity: tenants + 1)
+        let gatewayList = spec.tenants.map { $0.gateway }
+        gatewayIPs = .allocate(capacity: max(gatewayList.reduce(0) { $0 + ($1?.ips.count ?? 0) }, 1))
+        k = 0
+        for t in 0..<tenants {
+            gatewayStart[t] = Int32(k)
+            let g = t < gatewayList.count ? gatewayList[t] : nil
+            (gatewayMAC + t).initialize(to: g?.mac ?? .zero)
+            for ip in g?.ips ?? [] { (gatewayIPs + k).initialize(to: ip); k += 1 }
+        }
+        gatewayStart[tenants] = Int32(k)
     }
 
     public func deallocate() {
@@ -77,6 +98,7 @@ public struct PolicyTables: @unchecked Sendable {
         endpointPort.deallocate(); floodStart.deallocate(); floodPorts.deallocate()
         ruleCounterBlock.deallocate()
         endpointMACPort.deallocate()
+        gatewayMAC.deallocate(); gatewayStart.deallocate(); gatewayIPs.deallocate()
     }
 
     /// Worker `w`'s rule counters.
@@ -109,6 +131,26 @@ public struct PolicyTables: @unchecked Sendable {
     @inlinable @inline(__always)
     func prefetchEndpoint(_ id: UInt32) {
         if id != CompiledPolicy.noEndpoint { cdpdk_prefetch0(UnsafeRawPointer(endpointMACPort + Int(id))) }
+    }
+
+    /// The MAC of tenant `tenant`'s gateway when `ip` is one of its addresses.
+    @inlinable @inline(__always)
+    func gateway(tenant: UInt16, ip: IPAddress) -> MACAddress? {
+        var k = Int(gatewayStart[Int(tenant)])
+        let end = Int(gatewayStart[Int(tenant) + 1])
+        while k < end {
+            if gatewayIPs[k] == ip { return gatewayMAC[Int(tenant)] }
+            k += 1
+        }
+        return nil
+    }
+
+    /// Writes endpoint `id`'s MAC as the destination of `frame` if it has another one
+    /// (a packet routed through the tenant's gateway carries the gateway's MAC).
+    @inlinable @inline(__always)
+    func setDestinationMAC(_ frame: UnsafeMutableRawPointer, current: MACAddress, endpoint id: UInt32) {
+        let mac = endpointMACPort[Int(id)] & 0xFFFF_FFFF_FFFF
+        if current.raw != mac { MACAddress(raw: mac).store(to: frame) }
     }
 
     /// Whether endpoint `id` has MAC `mac` and sits behind runtime port `port`.

@@ -14,11 +14,10 @@ enum Worker {
     }
 
     static func run(_ ctx: UnsafeMutablePointer<WorkerContext>) {
-        let rxQueues = ctx.pointee.rx
         let tx = ctx.pointee.tx
         let counters = ctx.pointee.counters
         let drainCycles = ctx.pointee.drainCycles
-        let stateSlot = ctx.pointee.stateSlot
+        let stateSlot = UnsafeRawPointer(ctx.pointee.stateSlot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
         let pkts = ctx.pointee.burst
         let outs = ctx.pointee.outcomes
         let local = (UnsafeMutableRawPointer(ctx) + MemoryLayout<WorkerContext>.offset(of: \WorkerContext.policy)!)
@@ -30,16 +29,16 @@ enum Worker {
         defer { cdpdk_rcu_offline(rcu, UInt32(worker)) }
 
         while !cdpdk_should_stop() {
+            // One snapshot per loop turn: its ports, its policy.
+            let state = UnsafePointer<ForwardingState>(OpaquePointer(cdpdk_load_acquire_ptr(stateSlot))!)
             let now = cdpdk_tsc()
             if now &- lastDrain > drainCycles {
-                flushAll(tx)
+                flushAll(tx, slots: state.pointee.ports.slots)
                 lastDrain = now
             }
-            for q in rxQueues {
+            for q in state.pointee.ports.rxQueues(worker: worker) {
                 let n = Int(cdpdk_rx_burst(q.port, q.queue, pkts, UInt16(burstSize)))
                 if n == 0 { continue }
-                let state = UnsafePointer<ForwardingState>(
-                    OpaquePointer(cdpdk_load_acquire_ptr(UnsafeRawPointer(stateSlot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)))!)
                 if let tables = state.pointee.policy {
                     PolicyPipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tables: tables, tx: tx,
                                            counters: counters, local: local, rules: tables.ruleCounters(worker: worker),
@@ -52,14 +51,16 @@ enum Worker {
             // This worker holds no pointer into published state between loop turns.
             cdpdk_rcu_quiescent(rcu, UInt32(worker))
         }
-        flushAll(tx)
+        let state = UnsafePointer<ForwardingState>(OpaquePointer(cdpdk_load_acquire_ptr(stateSlot))!)
+        flushAll(tx, slots: state.pointee.ports.slots)
         ctx.pointee.finished = true
     }
 
     @inline(__always)
-    static func flushAll(_ tx: UnsafeMutableBufferPointer<TxPortRef>) {
-        for t in tx where cdpdk_tx_buffer_length(t.buffer) > 0 {
-            _ = cdpdk_tx_buffer_flush(t.port, t.queue, t.buffer)
+    static func flushAll(_ tx: UnsafeMutableBufferPointer<TxPortRef>, slots: UnsafeMutableBufferPointer<Int32>) {
+        for s in slots {
+            let t = tx[Int(s)]
+            if cdpdk_tx_buffer_length(t.buffer) > 0 { _ = cdpdk_tx_buffer_flush(t.port, t.queue, t.buffer) }
         }
     }
 }

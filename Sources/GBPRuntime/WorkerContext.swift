@@ -23,7 +23,8 @@ public struct TxPortRef {
 public struct WorkerContext {
     public var index: Int
     public var lcore: LcoreID
-    public var rx: UnsafeMutableBufferPointer<RxQueueRef>
+    /// Per port slot (`WorkerCounters.maxPorts` of them): this worker's tx queue and
+    /// tx buffer. A slot's entry is set before a snapshot using it is published.
     public var tx: UnsafeMutableBufferPointer<TxPortRef>
     public var counters: WorkerCounters
     /// The slot through which the control thread publishes `ForwardingState`.

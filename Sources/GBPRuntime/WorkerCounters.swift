@@ -48,6 +48,10 @@ public struct WorkerCounters: @unchecked Sendable {
         base[Self.burstsSlot] &+= 1
         base[Self.busyCyclesSlot] &+= cycles
     }
+    /// Zeroes port slot `port`'s counters (control thread, once no worker uses the slot).
+    public func resetPort(_ port: Int) {
+        for base in [Self.rxBase, Self.txQueuedBase, Self.txRefusedBase, Self.ingressDropBase, Self.rxBytesBase] { self.base[base + port] = 0 }
+    }
     /// Where DPDK's tx-buffer callback adds the packets a port refused.
     public func txRefusedSlot(port: Int) -> UnsafeMutablePointer<UInt64> { base + Self.txRefusedBase + port }
 

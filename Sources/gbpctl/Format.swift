@@ -101,6 +101,17 @@ enum Format {
         return list.isEmpty ? "no endpoints" : t.text
     }
 
+    static func ports(_ r: [String: Any]) -> String {
+        let list = J.list(r["ports"])
+        var t = Table(["NAME", "DRIVER", "TENANT", "ROLE", "FROM", "RX", "TX", "DROPPED", "ENDPOINTS"], right: [5, 6, 7])
+        for p in list {
+            t.add([J.str(p["name"]), J.str(p["driver"]), J.str(p["tenant"]), J.str(p["role"]),
+                   p["runtime"] as? Bool == true ? "gbpctl" : "config", J.str(p["rx"]), J.str(p["tx"]), J.str(p["dropped"]),
+                   J.str(p["endpoints"])])
+        }
+        return list.isEmpty ? "no ports" : t.text
+    }
+
     static func groups(_ r: [String: Any]) -> String {
         let list = J.list(r["groups"])
         var t = Table(["NAME", "TENANT", "KIND", "ENDPOINTS", "DETAIL"], right: [3])

@@ -5,14 +5,15 @@ import Foundation
 struct GBPCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gbpctl",
-        abstract: "Inspect and change a running gbpd: stats, endpoints, groups, contracts, explain, reload.",
+        abstract: "Inspect and change a running gbpd: stats, ports, endpoints, groups, contracts, explain, reload.",
         discussion: """
             gbpctl talks to gbpd over its control socket (control.socket in gbpd's config, \
             \(ControlProtocol.defaultSocketPath) by default). Changes go through the same path \
             as a reload of the config file and are checked the same way; a later reload \
-            (SIGHUP or gbpctl reload) replaces them with the file's content.
+            (SIGHUP or gbpctl reload) replaces them with the file's content, except the ports \
+            added with gbpctl (and their endpoints), which stay until removed or gbpd stops.
             """,
-        subcommands: [Stats.self, Reload.self, Endpoints.self, Groups.self, Contracts.self, Explain.self])
+        subcommands: [Stats.self, Reload.self, Ports.self, Endpoints.self, Groups.self, Contracts.self, Explain.self])
 }
 
 /// Options every command takes.
@@ -64,6 +65,54 @@ struct Reload: ParsableCommand {
     @OptionGroup var connection: Connection
     func run() throws {
         try connection.run(.reload) { r in "reloaded \(J.str(r["file"])): policy epoch \(J.str(r["epoch"])) in force" }
+    }
+}
+
+// MARK: Ports
+
+struct Ports: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, add and remove ports while traffic flows.",
+        subcommands: [List.self, Add.self, Remove.self], defaultSubcommand: List.self)
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the ports open now.")
+        @OptionGroup var connection: Connection
+        func run() throws { try connection.run(.portsList, human: Format.ports) }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Open a port (any DPDK devargs) and, optionally, attach an endpoint to it.",
+            discussion: """
+                Example: gbpctl ports add --name c1 --devargs net_af_packet_c1,iface=veth-c1 --tenant pods \
+                --endpoint '{"name": "c1", "group": "web", "mac": "0a:58:0a:59:00:05", "ips": ["10.89.0.5"]}'
+                """)
+        @OptionGroup var connection: Connection
+        @Option var name: String
+        @Option(help: "DPDK devargs, as in the config file's ports.") var devargs: String
+        @Option(help: "The tenant of the port's traffic.") var tenant: String?
+        @Option(help: "The endpoint behind the port as a JSON object (config file keys; port and tenant are the port's).")
+        var endpoint: String?
+
+        func run() throws {
+            var p: [String: Any] = ["name": name, "devargs": devargs]
+            if let t = tenant { p["tenant"] = t }
+            var f: [String: Any] = [ControlProtocol.Key.port: p]
+            if let e = endpoint { f[ControlProtocol.Key.endpoint] = try parseObject(e, option: "--endpoint") }
+            try connection.run(.portsAdd, f) { r in "added port \(name): policy epoch \(J.str(r["epoch"])) in force" }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a port added at runtime, with its endpoints.")
+        @OptionGroup var connection: Connection
+        @Argument(help: "The port's name.") var name: String
+        func run() throws {
+            try connection.run(.portsRemove, [ControlProtocol.Key.name: name]) { r in
+                "removed port \(name): policy epoch \(J.str(r["epoch"])) in force"
+            }
+        }
     }
 }
 

@@ -31,14 +31,14 @@ import Testing
 
     let doc = ConfigDocument(text: Self.base, file: "/etc/gbpd.yaml")
 
-    func config(_ r: Result<(text: String, config: DaemonConfig), ConfigDocument.EditError>) throws -> DaemonConfig {
+    func config(_ r: Result<ConfigDocument.Applied, ConfigDocument.EditError>) throws -> DaemonConfig {
         switch r {
         case .success(let v): return v.config
         case .failure(let e): Issue.record("edit failed: \(e)"); throw e
         }
     }
 
-    func errors(_ r: Result<(text: String, config: DaemonConfig), ConfigDocument.EditError>) -> ConfigDocument.EditError? {
+    func errors(_ r: Result<ConfigDocument.Applied, ConfigDocument.EditError>) -> ConfigDocument.EditError? {
         if case .failure(let e) = r { return e }
         return nil
     }
@@ -100,7 +100,7 @@ import Testing
     @Test func committedEditsBuildOnEachOther() throws {
         var d = doc
         guard case .success(let first) = d.applying(.add(.groups, ["name": "db", "tenant": "shop"])) else { Issue.record("add"); return }
-        d.commit(first.text)
+        d.commit(first)
         let second = try config(d.applying(.add(.endpoints, ["name": "d1", "tenant": "shop", "group": "db", "port": "pc",
                                                             "mac": "02:00:00:00:00:05"])))
         #expect(second.policy?.endpoints.map(\.group) == ["web", "api", "db"])

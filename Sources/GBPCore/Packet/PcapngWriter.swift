@@ -14,6 +14,7 @@ import Darwin
 public final class PcapngWriter {
     public let path: String
     private let file: UnsafeMutablePointer<FILE>
+    private var interfaceCount = 0
 
     /// Creates the file with one interface per name (Ethernet, nanosecond resolution).
     public init(path: String, interfaces: [String]) throws {
@@ -25,12 +26,17 @@ public final class PcapngWriter {
         Self.put16(&shb, 1); Self.put16(&shb, 0)   // version 1.0
         Self.put64(&shb, UInt64.max)               // section length: unknown
         try writeBlock(type: 0x0A0D_0D0A, body: shb + Self.options([(4, Array("gbpd".utf8))]))
-        for name in interfaces {
-            var idb: [UInt8] = []
-            Self.put16(&idb, 1); Self.put16(&idb, 0)   // LINKTYPE_ETHERNET, reserved
-            Self.put32(&idb, 0)                        // snap length: none
-            try writeBlock(type: 1, body: idb + Self.options([(2, Array(name.utf8)), (9, [9])]))   // if_name, if_tsresol 10^-9
-        }
+        for name in interfaces { _ = try addInterface(name: name) }
+    }
+
+    /// Adds an interface (a port opened after the file was) and returns its index.
+    public func addInterface(name: String) throws -> Int {
+        var idb: [UInt8] = []
+        Self.put16(&idb, 1); Self.put16(&idb, 0)   // LINKTYPE_ETHERNET, reserved
+        Self.put32(&idb, 0)                        // snap length: none
+        try writeBlock(type: 1, body: idb + Self.options([(2, Array(name.utf8)), (9, [9])]))   // if_name, if_tsresol 10^-9
+        interfaceCount += 1
+        return interfaceCount - 1
     }
 
     /// One enhanced packet block: `frame` (possibly cut), its original length, and a comment.

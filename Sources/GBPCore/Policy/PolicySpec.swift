@@ -26,7 +26,18 @@ public struct PolicySpec: Sendable, Equatable {
 /// and its addresses may overlap theirs.
 public struct TenantSpec: Sendable, Equatable {
     public var name: String
-    public init(name: String) { self.name = name }
+    /// The tenant's default gateway, answered by gbpd (ARP and neighbour discovery), so
+    /// that endpoints may route through it: gbpd delivers every packet to an endpoint
+    /// with that endpoint's MAC as destination.
+    public var gateway: GatewaySpec?
+    public init(name: String, gateway: GatewaySpec? = nil) { self.name = name; self.gateway = gateway }
+}
+
+/// A gateway address gbpd answers for: its IPv4 and/or IPv6 addresses and its MAC.
+public struct GatewaySpec: Sendable, Equatable {
+    public var ips: [IPAddress]
+    public var mac: MACAddress
+    public init(ips: [IPAddress], mac: MACAddress) { self.ips = ips; self.mac = mac }
 }
 
 /// What happens to traffic between two members of one group when no contract rule decides.

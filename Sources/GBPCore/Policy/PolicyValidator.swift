@@ -134,6 +134,17 @@ struct PolicyValidator {
         var ips: [AddressKey: Int] = [:]; ips.reserveCapacity(count)
         var macs: [MACKey: Int] = [:]; macs.reserveCapacity(count)
         var ports: [String: UInt32] = [:]
+        // A tenant's gateway addresses and MAC are gbpd's: no endpoint may claim them.
+        var gateways: [AddressKey: Int] = [:], gatewayMACs: [MACKey: Int] = [:]
+        for (ti, tenant) in spec.tenants.enumerated() {
+            guard let g = tenant.gateway, let t = tenantIDs[tenant.name] else { continue }
+            for (k, ip) in g.ips.enumerated() {
+                if let why = Self.unusableAddress(ip) { fail("tenants[\(ti)].gateway.ips[\(k)]", .invalidAddress, "\(ip) \(why)") }
+                gateways[AddressKey(tenant: t, ip: ip)] = ti
+            }
+            if g.mac.isMulticast || g.mac == .zero { fail("tenants[\(ti)].gateway.mac", .invalidMAC, "\(g.mac) is not a unicast MAC") }
+            gatewayMACs[MACKey(tenant: t, mac: g.mac)] = ti
+        }
         var last: (tenant: String, t: UInt16, group: String, g: UInt16?, port: String, p: UInt32)?
         resolved.endpoints.reserveCapacity(count)
         for (i, e) in spec.endpoints.enumerated() {
@@ -165,6 +176,9 @@ struct PolicyValidator {
             if e.mac.isMulticast || e.mac == .zero {
                 fail("endpoints[\(i)].mac", .invalidMAC, "\(e.mac) is \(e.mac == .zero ? "all zeros" : "a multicast address") and cannot identify an endpoint")
             } else if t != Self.noTenant {
+                if !gatewayMACs.isEmpty, let ti = gatewayMACs[MACKey(tenant: t, mac: e.mac)] {
+                    fail("endpoints[\(i)].mac", .duplicateMAC, "MAC \(e.mac) is the gateway MAC of tenant \"\(e.tenant)\" (tenants[\(ti)].gateway.mac)")
+                }
                 if let j = macs.updateValue(i, forKey: MACKey(tenant: t, mac: e.mac)) {
                     macs[MACKey(tenant: t, mac: e.mac)] = j
                     fail("endpoints[\(i)].mac", .duplicateMAC, "MAC \(e.mac) is also endpoints[\(j)].mac in tenant \"\(e.tenant)\"")
@@ -176,6 +190,9 @@ struct PolicyValidator {
                     continue
                 }
                 guard t != Self.noTenant else { continue }
+                if !gateways.isEmpty, let ti = gateways[AddressKey(tenant: t, ip: ip)] {
+                    fail("endpoints[\(i)].ips[\(k)]", .duplicateAddress, "\(ip) is the gateway address of tenant \"\(e.tenant)\" (tenants[\(ti)].gateway.ips)")
+                }
                 // The value packs (endpoint, index in its ips) of the first owner.
                 if let other = ips.updateValue(i << 16 | k, forKey: AddressKey(tenant: t, ip: ip)) {
                     ips[AddressKey(tenant: t, ip: ip)] = other
