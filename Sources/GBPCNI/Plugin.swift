@@ -10,6 +10,8 @@ public enum Plugin {
         var version = NetworkConfig.version(of: stdin) ?? CNIVersion.newest
         var logFile: String?
         var summary = ""
+        let started = Date()
+        func took() -> String { String(format: " in %.0f ms", Date().timeIntervalSince(started) * 1000) }
         let env: CNIEnvironment
         do {
             env = try CNIEnvironment.read(environment)
@@ -28,10 +30,10 @@ public enum Plugin {
             case .check: try check(env, config); output = [:]
             case .version: output = [:]
             }
-            log(logFile, summary + ": ok")
+            log(logFile, summary + ": ok" + took())
             return (output, 0)
         } catch {
-            log(logFile, summary + ": error \(error.code): \(error.msg)\(error.details.isEmpty ? "" : " (\(error.details))")")
+            log(logFile, summary + ": error \(error.code)" + took() + ": \(error.msg)\(error.details.isEmpty ? "" : " (\(error.details))")")
             return (error.json(cniVersion: version), 1)
         }
     }
