@@ -31,28 +31,14 @@ enum Command {
         guard let exe = which(argv[0]) else {
             throw CNIError(.ioFailure, "'\(argv[0])' not found", details: "install it (\(package(of: argv[0]))) on the host; searched \(searchPath.joined(separator: ":"))")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = Array(argv.dropFirst())
-        if !overrides.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(overrides) { $1 } }
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        do { try p.run() } catch {
-            throw CNIError(.ioFailure, "could not run \(exe)", details: String(describing: error))
+        let environment = ProcessInfo.processInfo.environment.merging(overrides) { $1 }
+        do {
+            let (status, out, err) = try Spawn.run(exe, Array(argv.dropFirst()), environment: environment, input: stdin ?? Data())
+            return Output(status: status, stdout: out,
+                          stderr: String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        } catch {
+            throw CNIError(.ioFailure, "could not run \(exe)", details: error.message)
         }
-        if let d = stdin { try? inp.fileHandleForWriting.write(contentsOf: d) }
-        try? inp.fileHandleForWriting.close()
-        // Standard error is read on another thread so that neither pipe can fill up and block.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: outData,
-                      stderr: String(decoding: errData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Runs `argv` and throws a setup error (code 101) with `doing` and the tool's message when it fails.

@@ -33,7 +33,13 @@ struct IPAM {
             throw CNIError(.invalidNetworkConfig, "IPAM plugin \"\(type)\" not found in CNI_PATH (\(env.path.joined(separator: ":")))",
                            details: "install it (host-local comes with Debian's containernetworking-plugins, in /usr/lib/cni) or fix \"ipam\".\"type\"")
         }
-        let out = try Command.run([exe], stdin: config.raw, overrides: ["CNI_COMMAND": command.rawValue])
+        // gbp-cni's own CNI_ARGS (GBP_GROUP) are unknown to the IPAM plugin: host-local
+        // refuses unknown args unless IgnoreUnknown is set, as runtimes do.
+        var overrides = ["CNI_COMMAND": command.rawValue]
+        if !env.args.contains(where: { $0.key == "IgnoreUnknown" }) && !env.args.isEmpty {
+            overrides["CNI_ARGS"] = "IgnoreUnknown=1;" + env.args.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+        }
+        let out = try Command.run([exe], stdin: config.raw, overrides: overrides)
         if out.ok { return out }
         // The plugin's own CNI error object, if it printed one, keeps its code and message.
         if let o = (try? JSONSerialization.jsonObject(with: out.stdout)) as? [String: Any], let code = (o["code"] as? NSNumber)?.intValue {

@@ -26,12 +26,14 @@ final class FakeGBPD: @unchecked Sendable {
         Thread.detachNewThread { [self] in serve() }
     }
 
-    func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd); unlink(path) }
+    /// Wakes the server thread, which closes the socket itself: closing it here could let
+    /// another test's server reuse the descriptor number while this thread still accepts on it.
+    func stop() { shutdown(fd, Int32(SHUT_RDWR)); unlink(path) }
 
     private func serve() {
         while true {
             let c = accept(fd, nil, nil)
-            guard c >= 0 else { return }
+            guard c >= 0 else { close(fd); return }
             var buffer: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 4096)
             while true {

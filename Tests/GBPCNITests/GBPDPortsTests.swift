@@ -35,7 +35,7 @@ import Testing
         let env = ["CNI_COMMAND": "DEL", "CNI_CONTAINERID": "c-del", "CNI_IFNAME": "eth0"]
         let config = { (socket: String) in Data(#"{"cniVersion": "1.0.0", "name": "n", "type": "gbp-cni", "socket": "\#(socket)"}"#.utf8) }
         let twice = Plugin.run(environment: env, stdin: config(gbpd.path))
-        #expect(twice.status == 0 && twice.output.isEmpty)
+        #expect(twice.status == 0 && twice.output.isEmpty, "\(twice.output)")
         #expect(gbpd.requests.last?["cmd"] as? String == "ports.remove")
         let noDaemon = Plugin.run(environment: env, stdin: config("/nonexistent/gbpd.sock"))
         #expect(noDaemon.status == 0)
