@@ -32,8 +32,9 @@ public struct NetworkConfig {
     public var raw: Data
 
     public static let defaultSocket = "/run/gbpd/gbpd.sock"
-    /// The label or annotation that picks the endpoint group.
+    /// The labels or annotations that pick the endpoint group and tenant.
     public static let groupLabel = "gbp/group"
+    public static let tenantLabel = "gbp/tenant"
 
     public var ipamType: String? { ipam?["type"] as? String }
 
@@ -105,13 +106,14 @@ public struct NetworkConfig {
                        details: "add \"group\" to the plugin's entry in the .conflist, or pass GBP_GROUP=<group> in CNI_ARGS")
     }
 
-    /// The tenant, required by ADD and CHECK.
-    public func requireTenant() throws(CNIError) -> String {
-        guard let t = tenant else {
-            throw CNIError(.invalidNetworkConfig, "network \"\(name)\" names no tenant",
-                           details: "add \"tenant\": \"<a tenant of gbpd's config>\" to the plugin's entry in the .conflist")
-        }
-        return t
+    /// The tenant, required by ADD and CHECK: CNI_ARGS GBP_TENANT, then the gbp/tenant
+    /// label or annotation, then the config's `tenant`.
+    public func tenant(env: CNIEnvironment) throws(CNIError) -> String {
+        if let t = env.arg("GBP_TENANT"), !t.isEmpty { return t }
+        if let t = labels[Self.tenantLabel], !t.isEmpty { return t }
+        if let t = tenant { return t }
+        throw CNIError(.invalidNetworkConfig, "network \"\(name)\" names no tenant",
+                       details: "add \"tenant\": \"<a tenant of gbpd's config>\" to the plugin's entry in the .conflist, or pass GBP_TENANT=<tenant> in CNI_ARGS")
     }
 
     /// The IPAM plugin's name, required by ADD and CHECK.

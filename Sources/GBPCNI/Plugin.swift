@@ -39,7 +39,7 @@ public enum Plugin {
     }
 
     static func add(_ env: CNIEnvironment, _ config: NetworkConfig) throws(CNIError) -> [String: Any] {
-        let tenant = try config.requireTenant()
+        let tenant = try config.tenant(env: env)
         let group = try config.group(env: env)
         let ipam = IPAM(type: try config.requireIPAMType(), config: config, env: env)
         guard FileManager.default.fileExists(atPath: env.netns) else {
@@ -85,7 +85,7 @@ public enum Plugin {
     /// Verifies the attachment against prevResult: the veth, the container's MAC and
     /// addresses, the gbpd port and its endpoint (tenant, group, MAC, addresses).
     static func check(_ env: CNIEnvironment, _ config: NetworkConfig) throws(CNIError) {
-        let tenant = try config.requireTenant()
+        let tenant = try config.tenant(env: env)
         let group = try config.group(env: env)
         let ipam = IPAM(type: try config.requireIPAMType(), config: config, env: env)
         guard let prevObject = config.prevResult else {

@@ -57,11 +57,11 @@ import Testing
         #expect(code { _ = try NetworkConfig.parse(Self.config(#", "af_packet_args": "a b""#)) } == 7)
         #expect(try NetworkConfig.parse(Self.config(#", "mtu": 9000"#)).mtu == 9000)
         let noTenant = try NetworkConfig.parse(Data(#"{"cniVersion": "1.0.0", "name": "n", "ipam": {"type": "../x"}}"#.utf8))
-        #expect(code { _ = try noTenant.requireTenant() } == 7)
+        #expect(code { _ = try noTenant.tenant(env: CNIEnvironment.read(Self.env)) } == 7)
         #expect(code { _ = try noTenant.requireIPAMType() } == 7)
     }
 
-    /// CNI_ARGS GBP_GROUP, then the gbp/group label or pod annotation, then the config's group.
+    /// CNI_ARGS GBP_GROUP, then the gbp/group label or pod annotation, then the config's group; the tenant alike.
     @Test func groupPrecedence() throws {
         let e = try CNIEnvironment.read(Self.env)
         #expect(try NetworkConfig.parse(Self.config()).group(env: e) == "frontend")
@@ -73,6 +73,12 @@ import Testing
         #expect(try labelled.group(env: CNIEnvironment.read(env)) == "admin")
         let none = try NetworkConfig.parse(Data(#"{"cniVersion": "1.0.0", "name": "n"}"#.utf8))
         #expect(code { _ = try none.group(env: e) } == 7)
+        // The tenant the same way: GBP_TENANT, then gbp/tenant, then the config.
+        #expect(try NetworkConfig.parse(Self.config()).tenant(env: e) == "pods")
+        let other = try NetworkConfig.parse(Self.config(#", "args": {"cni": {"labels": [{"key": "gbp/tenant", "value": "shop"}]}}"#))
+        #expect(try other.tenant(env: e) == "shop")
+        env["CNI_ARGS"] = "GBP_TENANT=lab;GBP_GROUP=admin"
+        #expect(try other.tenant(env: CNIEnvironment.read(env)) == "lab")
     }
 
     @Test func versionNegotiation() {
