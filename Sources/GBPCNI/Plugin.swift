@@ -73,8 +73,10 @@ public enum Plugin {
         let attachment = Attachment(containerID: env.containerID, ifname: env.ifname)
         do {
             try GBPDPorts(socket: config.socket).remove(port: attachment.portName)
-        } catch where error.code == CNIError.Code.tryAgainLater.rawValue && !error.msg.contains("did not answer") {
-            // gbpd is not running: its runtime ports went with it.
+        } catch where error.code == CNIError.Code.tryAgainLater.rawValue
+                        && (error.msg.contains("no such socket") || error.msg.contains("connection refused")) {
+            // gbpd is not running (ControlClient's words for ENOENT and ECONNREFUSED): its
+            // runtime ports went with it. A gbpd that refuses us or does not answer is an error.
         }
         try ContainerLink.delete(host: attachment.hostInterface)
         if let type = config.ipamType, !type.isEmpty {
