@@ -61,9 +61,13 @@ static int cdpdk_find_port(const char *devargs, uint16_t *port_id) {
     return -ENODEV;
 }
 
+static int cdpdk_port_setup(uint16_t port, const char *devargs, uint16_t nb_rx, uint16_t nb_tx, uint16_t nb_rxd, uint16_t nb_txd,
+                            struct rte_mempool *pool, struct cdpdk_port_info *info, char *err, size_t err_len);
+
 int cdpdk_port_open(const char *devargs, uint16_t nb_rx, uint16_t nb_tx, uint16_t nb_rxd, uint16_t nb_txd,
                     struct rte_mempool *pool, struct cdpdk_port_info *info, char *err, size_t err_len) {
     uint16_t port;
+    bool probed = false;
     int rc = cdpdk_find_port(devargs, &port);
     if (rc != 0) {
         rc = rte_dev_probe(devargs);
@@ -71,8 +75,17 @@ int cdpdk_port_open(const char *devargs, uint16_t nb_rx, uint16_t nb_tx, uint16_
             return cdpdk_fail(err, err_len, rc, "probing the device failed", devargs);
         if (cdpdk_find_port(devargs, &port) != 0)
             return cdpdk_fail(err, err_len, -ENODEV, "no ethernet port matches the devargs", devargs);
+        probed = true;
     }
+    rc = cdpdk_port_setup(port, devargs, nb_rx, nb_tx, nb_rxd, nb_txd, pool, info, err, err_len);
+    // A device probed here and not usable is removed again, so the devargs can be retried.
+    if (rc != 0 && probed) cdpdk_port_close(port);
+    return rc;
+}
 
+static int cdpdk_port_setup(uint16_t port, const char *devargs, uint16_t nb_rx, uint16_t nb_tx, uint16_t nb_rxd, uint16_t nb_txd,
+                            struct rte_mempool *pool, struct cdpdk_port_info *info, char *err, size_t err_len) {
+    int rc;
     struct rte_eth_dev_info dev_info;
     rc = rte_eth_dev_info_get(port, &dev_info);
     if (rc != 0)

@@ -201,8 +201,8 @@ enum PolicyPipeline {
         return output(m, f, to: dst ?? .noMatch, tenant: tenant, ingress: ingress, tables: tables)
     }
 
-    /// The port of `dst` when it is an endpoint (the frame then leaves with `dst`'s MAC as
-    /// destination), else the tenant's uplink.
+    /// The port of `dst` when it is an endpoint (a frame sent to the tenant's gateway then
+    /// leaves with `dst`'s MAC as destination), else the tenant's uplink.
     @inline(__always)
     static func output(_ m: OpaquePointer?, _ f: UnsafeMutablePointer<PacketFields>, to dst: GroupMatch, tenant: UInt16,
                        ingress: Int, tables: PolicyTables) -> Int32 {
@@ -210,7 +210,7 @@ enum PolicyPipeline {
         if dst.isEndpoint {
             out = tables.port(ofEndpoint: dst.endpoint)
             if out < 0 { return Outcome.dropped(.noOutputPort) }
-            if out != ingress { tables.setDestinationMAC(cdpdk_mbuf_data(m)!, current: f.pointee.dstMAC, endpoint: dst.endpoint) }
+            tables.routeThroughGateway(m, destination: f.pointee.dstMAC, tenant: tenant, endpoint: dst.endpoint)
         } else {
             out = Int(tables.tenantUplink[Int(tenant)])
             if out < 0 { return Outcome.dropped(.noUplink) }

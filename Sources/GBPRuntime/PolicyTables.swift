@@ -28,8 +28,9 @@ public struct PolicyTables: @unchecked Sendable {
     /// (0xFFFF: not a port of this dataplane). 8 bytes an endpoint, so the source check
     /// and the output port cost one load that stays in L2 for 10k endpoints.
     @usableFromInline let endpointMACPort: UnsafeMutablePointer<UInt64>
-    /// Tenant id -> its gateway's MAC, and its addresses `gatewayIPs[gatewayStart[t] ..< gatewayStart[t+1]]`.
-    @usableFromInline let gatewayMAC: UnsafeMutablePointer<MACAddress>
+    /// Tenant id -> its gateway's MAC (`MACAddress.raw`, `UInt64.max` without a gateway), and
+    /// its addresses `gatewayIPs[gatewayStart[t] ..< gatewayStart[t+1]]`.
+    @usableFromInline let gatewayMAC: UnsafeMutablePointer<UInt64>
     @usableFromInline let gatewayStart: UnsafeMutablePointer<Int32>
     @usableFromInline let gatewayIPs: UnsafeMutablePointer<IPAddress>
     public let workerCount: Int
@@ -86,7 +87,7 @@ public struct PolicyTables: @unchecked Sendable {
         for t in 0..<tenants {
             gatewayStart[t] = Int32(k)
             let g = t < gatewayList.count ? gatewayList[t] : nil
-            (gatewayMAC + t).initialize(to: g?.mac ?? .zero)
+            (gatewayMAC + t).initialize(to: g?.mac.raw ?? UInt64.max)
             for ip in g?.ips ?? [] { (gatewayIPs + k).initialize(to: ip); k += 1 }
         }
         gatewayStart[tenants] = Int32(k)
@@ -139,18 +140,19 @@ public struct PolicyTables: @unchecked Sendable {
         var k = Int(gatewayStart[Int(tenant)])
         let end = Int(gatewayStart[Int(tenant) + 1])
         while k < end {
-            if gatewayIPs[k] == ip { return gatewayMAC[Int(tenant)] }
+            if gatewayIPs[k] == ip { return MACAddress(raw: gatewayMAC[Int(tenant)]) }
             k += 1
         }
         return nil
     }
 
-    /// Writes endpoint `id`'s MAC as the destination of `frame` if it has another one
-    /// (a packet routed through the tenant's gateway carries the gateway's MAC).
+    /// A packet routed through tenant `tenant`'s gateway (sent to the gateway's MAC) leaves
+    /// for endpoint `id` with the endpoint's MAC as destination; other frames are not touched.
     @inlinable @inline(__always)
-    func setDestinationMAC(_ frame: UnsafeMutableRawPointer, current: MACAddress, endpoint id: UInt32) {
-        let mac = endpointMACPort[Int(id)] & 0xFFFF_FFFF_FFFF
-        if current.raw != mac { MACAddress(raw: mac).store(to: frame) }
+    func routeThroughGateway(_ m: OpaquePointer?, destination: MACAddress, tenant: UInt16, endpoint id: UInt32) {
+        if destination.raw == gatewayMAC[Int(tenant)] {
+            MACAddress(raw: endpointMACPort[Int(id)]).store(to: cdpdk_mbuf_data(m)!)
+        }
     }
 
     /// Whether endpoint `id` has MAC `mac` and sits behind runtime port `port`.

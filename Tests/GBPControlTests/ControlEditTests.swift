@@ -106,6 +106,39 @@ import Testing
         #expect(second.policy?.endpoints.map(\.group) == ["web", "api", "db"])
     }
 
+    @Test func runtimePortsAreReadAfterTheFilesAndSurviveTextEdits() throws {
+        var d = doc
+        let c1 = try PortAttachment.from(port: ["name": "c1", "devargs": "net_null9", "tenant": "shop"],
+                                         endpoint: ["name": "c1", "group": "web", "mac": "02:00:00:00:0c:01", "ips": ["10.0.0.11"]]).get()
+        guard case .success(let attached) = d.applying(.attach(c1)) else { Issue.record("attach"); return }
+        #expect(attached.config.runtime.ports.map(\.name) == ["pa", "pb", "pc", "c1"])
+        #expect(attached.config.runtime.ports.last?.tenant == "shop")
+        #expect(attached.config.policy?.endpoints.last.map { [$0.name, $0.port, $0.tenant, $0.group] } == ["c1", "c1", "shop", "web"])
+        d.commit(attached)
+        // An edit of the text keeps the runtime port, and is refused if it would break it.
+        let edited = try config(d.applying(.add(.groups, ["name": "db", "tenant": "shop"])))
+        #expect(edited.runtime.ports.map(\.name).last == "c1")
+        let breaking = errors(d.applying(.remove([.groups], name: "web", tenant: "shop")))
+        #expect(breaking?.details.contains { $0.hasPrefix("endpoint of runtime port 'c1'.group") } == true, "\(String(describing: breaking))")
+        // Names, devargs, MACs and addresses stay unique across file and runtime ports.
+        let twin = try PortAttachment.from(port: ["name": "c2", "devargs": "net_null9", "tenant": "shop"], endpoint: nil).get()
+        #expect(errors(d.applying(.attach(twin)))?.details == ["ports: devargs 'net_null9' appears twice"])
+        let sameMAC = try PortAttachment.from(port: ["name": "c3", "devargs": "net_null10", "tenant": "shop"],
+                                              endpoint: ["name": "c3", "group": "web", "mac": "02:00:00:00:00:01"]).get()
+        #expect(errors(d.applying(.attach(sameMAC)))?.details.contains { $0.contains("endpoint of runtime port 'c3'.mac") } == true)
+        #expect(errors(d.applying(.attach(c1)))?.message == "a port named 'c1' exists")
+        // Only runtime ports can be detached.
+        #expect(errors(d.applying(.detach(name: "pa")))?.message.hasPrefix("port 'pa' comes from the config file") == true)
+        #expect(errors(d.applying(.detach(name: "zz")))?.message == "no port named 'zz'")
+        let detached = try config(d.applying(.detach(name: "c1")))
+        #expect(detached.runtime.ports.map(\.name) == ["pa", "pb", "pc"] && detached.policy?.endpoints.count == 2)
+        // The endpoint's port is the new port.
+        guard case .failure(let e) = PortAttachment.from(port: ["name": "c4", "devargs": "x"], endpoint: ["name": "e", "port": "pa"]) else {
+            Issue.record("endpoint on another port accepted"); return
+        }
+        #expect(e.message == "the endpoint names port 'pa', not the port being added ('c4')")
+    }
+
     @Test func jsonValuesBecomeNodesTheReaderAccepts() {
         // Strings stay strings even when YAML would read them otherwise.
         let c = try? ConfigLoader.parse(Self.base, file: "x")
@@ -159,7 +192,7 @@ import Testing
         #expect(back["cmd"] as? String == "explain" && (back["port"] as? NSNumber)?.intValue == 80)
         #expect(ControlProtocol.decodeLine(Array("[1]".utf8)) == nil)
         #expect(ControlCommand(rawValue: "endpoints.add") == .endpointsAdd)
-        #expect(ControlCommand.allCases.filter(\.changesPolicy).count == 7)
+        #expect(ControlCommand.allCases.filter(\.changesPolicy).map(\.rawValue).sorted() == ["contracts.add", "contracts.remove", "endpoints.add", "endpoints.remove", "groups.add", "groups.remove", "ports.add", "ports.remove", "reload"])
         #expect(ControlProtocol.protocolNumber("TCP") == 6 && ControlProtocol.protocolNumber("47") == 47 && ControlProtocol.protocolNumber("x") == nil)
     }
 
