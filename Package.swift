@@ -26,6 +26,7 @@ let package = Package(
     products: [
         .executable(name: "gbpd", targets: ["gbpd"]),
         .executable(name: "gbpctl", targets: ["gbpctl"]),
+        .executable(name: "gbp-cni", targets: ["gbp-cni"]),
         .library(name: "GBPCore", targets: ["GBPCore"]),
     ],
     dependencies: [
@@ -78,6 +79,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The CNI plugin: veth + IPAM delegation + a gbpd port and endpoint per container
+        // (Foundation and Glibc only; talks to gbpd over its control socket).
+        .target(name: "GBPCNI"),
+        .executableTarget(name: "gbp-cni", dependencies: ["GBPCNI"]),
         // Micro-benchmarks of the pure library (classifier, conntrack).
         .executableTarget(
             name: "gbp-microbench",
@@ -95,6 +100,7 @@ let package = Package(
         // builds it with --sanitize fuzzer; a plain build makes a replayer of inputs (`gbp-fuzz DIR`).
         .executableTarget(name: "gbp-fuzz", dependencies: ["GBPCore"], path: "Tests/Fuzz/Target"),
         .testTarget(name: "GBPCoreTests", dependencies: ["GBPCore"]),
+        .testTarget(name: "GBPCNITests", dependencies: ["GBPCNI"]),
         .testTarget(
             name: "GBPControlTests",
             dependencies: ["GBPControl", "GBPCore"],

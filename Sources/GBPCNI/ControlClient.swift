@@ -1,0 +1,1 @@
+../gbpctl/ControlClient.swift

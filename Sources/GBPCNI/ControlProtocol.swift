@@ -1,0 +1,1 @@
+../GBPControl/ControlProtocol.swift
