@@ -86,6 +86,8 @@ final class ControlCommands {
     func stats() -> [String: Any] {
         let s = dataplane.stats()
         var j = StatsReport.json(s, mempoolInUseAtExit: nil)
+        // Rule counters since start: every port or endpoint change is a new snapshot.
+        j["rules"] = ruleTotals(s).map(StatsReport.ruleJSON)
         j["policy_epoch"] = dataplane.policyEpoch
         j["policy_swaps"] = control.swapCount
         // mbufs taken from the pool now: rx rings, pcap infinite_rx copies, packets in flight
@@ -137,22 +139,25 @@ final class ControlCommands {
         return groups + externals
     }
 
+    /// Each rule's counters since start, across policy snapshots.
+    func ruleTotals(_ s: DataplaneStats) -> [DataplaneStats.RuleStats] {
+        DataplaneStats.RuleStats.sinceStart(current: s.rules, retired: dataplane.retiredRuleTotals)
+    }
+
     func contractList(tenant: String?) -> [[String: Any]] {
         guard let p = control.config.policy else { return [] }
-        let counters = dataplane.stats().rules
-        var ruleID = 0
+        var counters: [String: DataplaneStats.RuleStats] = [:]
+        for r in ruleTotals(dataplane.stats()) { counters[r.rule] = r }
         var out: [[String: Any]] = []
         for c in p.contracts {
             var rules: [[String: Any]] = []
             for (i, r) in c.rules.enumerated() {
                 var o = Self.ruleJSON(r)
                 o["name"] = "\(c.name)/" + (r.name.isEmpty ? "rules[\(i)]" : r.name)
-                if ruleID < counters.count, counters[ruleID].rule == o["name"] as? String {
-                    let k = counters[ruleID]
+                if let name = o["name"] as? String, let k = counters[name] {
                     o["packets"] = k.packets; o["allowed"] = k.allowed; o["denied"] = k.denied
                 }
                 rules.append(o)
-                ruleID += 1
             }
             guard tenant == nil || c.tenant == tenant else { continue }
             out.append(["name": c.name, "tenant": c.tenant, "providers": c.providers, "consumers": c.consumers,

@@ -85,13 +85,8 @@ final class GBPDMetrics {
 
     /// Adds to each rule's counters what it counted since the last reading, across snapshot swaps.
     private func updateRules(_ current: [DataplaneStats.RuleStats], retired: [DataplaneStats.RuleStats]) {
-        var totals: [String: DataplaneStats.RuleStats] = [:]
-        for r in retired + current {
-            let k = r.contract + "\u{0}" + r.rule
-            if totals[k] == nil { totals[k] = DataplaneStats.RuleStats(contract: r.contract, rule: r.rule) }
-            totals[k]!.add(r)
-        }
-        for (k, t) in totals {
+        for t in DataplaneStats.RuleStats.sinceStart(current: current, retired: retired) {
+            let k = t.contract + "\u{0}" + t.rule
             let b = ruleLast[k] ?? DataplaneStats.RuleStats(contract: t.contract, rule: t.rule)
             let l = [("contract", t.contract), ("rule", t.rule)]
             increment("gbpd_rule_packets_total", "Packets a contract rule decided", l, t.packets &- min(b.packets, t.packets))

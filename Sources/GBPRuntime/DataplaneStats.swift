@@ -46,6 +46,18 @@ public struct DataplaneStats: Sendable {
         public mutating func add(_ other: RuleStats) {
             packets &+= other.packets; bytes &+= other.bytes; allowed &+= other.allowed; denied &+= other.denied
         }
+
+        /// Each rule's counts since start: `retired` (the replaced snapshots', summed per rule)
+        /// plus `current`, per (contract, rule) name, the current rules first in their order.
+        public static func sinceStart(current: [RuleStats], retired: [RuleStats]) -> [RuleStats] {
+            var index: [String: Int] = [:]
+            var out: [RuleStats] = []
+            for r in current + retired {
+                let k = r.contract + "\u{0}" + r.rule
+                if let i = index[k] { out[i].add(r) } else { index[k] = out.count; out.append(r) }
+            }
+            return out
+        }
     }
 
     public var ports: [PortStats] = []
