@@ -22,6 +22,22 @@ struct RuntimePortTests {
         return r
     }
 
+    /// gbpd in the background on `ports` (a header with EAL, workers and ports) and the
+    /// policy, with its control socket up.
+    func start(_ g: GBPDProcess, ports: String) throws -> BackgroundGBPD {
+        let config = """
+            \(ports)
+            \(Self.policy)
+            control:
+              socket: \(g.path("gbpd.sock"))
+            run: { stats_interval_s: 0 }
+            """
+        try config.write(toFile: g.path("gbpd.yaml"), atomically: true, encoding: .utf8)
+        let d = try BackgroundGBPD(configPath: g.path("gbpd.yaml"), statsPath: g.path("stats.json"))
+        #expect(d.wait(for: "control socket"), "\(d.stdout)")
+        return d
+    }
+
     func portNames(_ g: GBPDProcess) throws -> [String] {
         (try ctl(g, ["ports", "--json"]).json?["ports"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
     }
@@ -33,16 +49,7 @@ struct RuntimePortTests {
         try g.writePcap("flows.pcap", (0..<64).map {
             PacketBuilder.udp(srcMAC: macF, dstMAC: macB, src: ipF, dst: ipB, srcPort: UInt16(2000 + $0), dstPort: $0 < 32 ? 80 : 81)
         })
-        let config = """
-            \(g.flowsHeader())
-            \(Self.policy)
-            control:
-              socket: \(g.path("gbpd.sock"))
-            run: { stats_interval_s: 0 }
-            """
-        try config.write(toFile: g.path("gbpd.yaml"), atomically: true, encoding: .utf8)
-        let d = try BackgroundGBPD(configPath: g.path("gbpd.yaml"), statsPath: g.path("stats.json"))
-        #expect(d.wait(for: "control socket"), "\(d.stdout)")
+        let d = try start(g, ports: g.flowsHeader())
 
         for i in 1...100 {
             let name = "c\(i)"
@@ -94,16 +101,7 @@ struct RuntimePortTests {
             PacketBuilder.udp(srcMAC: macD, dstMAC: gatewayMAC, src: ipD, dst: ipB, srcPort: 3000, dstPort: 80),
             PacketBuilder.udp(srcMAC: macD, dstMAC: gatewayMAC, src: ipD, dst: ipB, srcPort: 3001, dstPort: 81),
         ])
-        let config = """
-            \(g.pcapHeader(ports: ["pa", "pb"]))
-            \(Self.policy)
-            control:
-              socket: \(g.path("gbpd.sock"))
-            run: { stats_interval_s: 0 }
-            """
-        try config.write(toFile: g.path("gbpd.yaml"), atomically: true, encoding: .utf8)
-        let d = try BackgroundGBPD(configPath: g.path("gbpd.yaml"), statsPath: g.path("stats.json"))
-        #expect(d.wait(for: "control socket"), "\(d.stdout)")
+        let d = try start(g, ports: g.pcapHeader(ports: ["pa", "pb"]))
 
         // A config port cannot be removed; a runtime port whose endpoint is invalid is not opened.
         let refused = try control.gbpctl(g, ["ports", "remove", "pa"])
