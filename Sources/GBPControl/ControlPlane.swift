@@ -76,7 +76,8 @@ final class ControlPlane {
         let dp = commands.dataplane
         let lists = telemetryVersion != commands.version
         telemetryVersion = commands.version
-        telemetry.publish(stats: dp.stats(), config: commands.control.config, epoch: dp.policyEpoch,
+        let s = dp.stats()
+        telemetry.publish(stats: s, rules: commands.ruleTotals(s), config: commands.control.config, epoch: dp.policyEpoch,
                           swaps: commands.control.swapCount, lists: lists)
     }
 

@@ -40,9 +40,10 @@ final class Telemetry {
 
     /// Renders every snapshot; `lists` false keeps the endpoint and group snapshots (they
     /// change only with the config).
-    func publish(stats s: DataplaneStats, config: DaemonConfig, epoch: UInt32, swaps: Int, lists: Bool) {
+    /// `rules` are the rule counters since start, the policy in force's rules first in their order.
+    func publish(stats s: DataplaneStats, rules: [DataplaneStats.RuleStats], config: DaemonConfig, epoch: UInt32, swaps: Int, lists: Bool) {
         set("/gbp/stats", Self.stats(s, config: config, epoch: epoch, swaps: swaps))
-        set("/gbp/contracts", Self.contracts(config.policy, rules: s.rules))
+        set("/gbp/contracts", Self.contracts(config.policy, rules: rules))
         if lists {
             set("/gbp/endpoints", Self.endpoints(config))
             set("/gbp/groups", Self.groups(config.policy))
