@@ -4,8 +4,8 @@
 /// edit checks the edited contracts only. Checks across contracts (names) are never skipped.
 ///
 /// A contract is found by position first (equal to the last compile's contract at its
-/// index: a comparison, no hashing), else by content (contracts inserted or removed
-/// before it).
+/// index: a comparison, no hashing, no copy), else by content (contracts inserted or
+/// removed before it).
 struct CheckedContracts {
     struct Entry {
         var providers: [UInt16]
@@ -13,10 +13,10 @@ struct CheckedContracts {
         /// Their `contract` is set to the contract's index where it is used.
         var rules: [ResolvedPolicy.Rule]
     }
-    private typealias Known = (spec: ContractSpec, entry: Entry)
-    /// The last compile's checked contracts by index, and this compile's.
-    private var byIndex: [Known?] = []
-    private var current: [Known?] = []
+    /// The last compile's contracts and, by index, those that passed.
+    private var lastSpecs: [ContractSpec] = []
+    private var lastEntries: [Entry?] = []
+    private var entries: [Entry?] = []
     private var byContent: [ContractSpec: Entry] = [:]
     private let enabled: Bool
 
@@ -25,34 +25,36 @@ struct CheckedContracts {
 
     /// Starts a compile of `count` contracts.
     mutating func begin(count: Int) {
-        if enabled { current = Array(repeating: nil, count: count) }
+        if enabled { entries = Array(repeating: nil, count: count) }
     }
 
     mutating func lookup(_ c: ContractSpec, at i: Int) -> Entry? {
         guard enabled else { return nil }
-        if i < byIndex.count, let k = byIndex[i], k.spec == c {
-            current[i] = k
-            return k.entry
+        if i < lastEntries.count, lastEntries[i] != nil, lastSpecs[i] == c {
+            entries[i] = lastEntries[i]
+            return entries[i]
         }
         guard let e = byContent[c] else { return nil }
-        current[i] = (c, e)
+        entries[i] = e
         return e
     }
 
     mutating func add(_ c: ContractSpec, at i: Int, _ e: Entry) {
         guard enabled else { return }
-        current[i] = (c, e)
+        entries[i] = e
         byContent[c] = e
     }
 
-    /// Ends a compile. Once contracts of earlier compiles outnumber this one's, keeps this one's only.
-    mutating func end() {
+    /// Ends the compile of `contracts`. Once contracts of earlier compiles outnumber this
+    /// one's, keeps this one's only.
+    mutating func end(_ contracts: [ContractSpec]) {
         guard enabled else { return }
-        byIndex = current
-        current = []
-        if byContent.count > 2 * byIndex.count + 64 {
+        lastSpecs = contracts
+        lastEntries = entries
+        entries = []
+        if byContent.count > 2 * contracts.count + 64 {
             byContent = [:]
-            for case let k? in byIndex { byContent[k.spec] = k.entry }
+            for (c, e) in zip(lastSpecs, lastEntries) { if let e { byContent[c] = e } }
         }
     }
 }

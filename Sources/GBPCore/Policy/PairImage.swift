@@ -3,8 +3,8 @@
 /// pair's i-th rule in id order, which is also their precedence order at equal priority
 /// and action, so two pairs of equal shape compile to the same images whatever their rule
 /// and contract ids: only the decisions written into them differ.
-struct PairShape: Hashable {
-    struct Rule: Hashable {
+struct PairShape: Equatable {
+    struct Rule: Equatable {
         var footprint: RuleFootprint
         var priority: UInt16
         var allow: Bool
@@ -14,26 +14,26 @@ struct PairShape: Hashable {
     }
     let rules: [Rule]
     let layout: RuleLineTable.Layout
-    /// A digest of the fields above: the dictionary hashes it alone, and compares it
-    /// before the rules.
-    private let digest: UInt64
+    /// A digest of the fields above (`PairImageCache` finds shapes by it).
+    let digest: UInt64
 
     init(rules: [Rule], layout: RuleLineTable.Layout) {
         self.rules = rules
         self.layout = layout
-        var h: UInt64 = layout == .best ? 1 : layout == .extendedOrGeneral ? 2 : 3
-        for r in rules {
-            h = PolicyHash.mix(h, UInt64(r.footprint.classMask) | UInt64(r.priority) << 8 | UInt64(r.allow ? 1 : 0) << 24
-                                  | UInt64(r.contractRank) << 32)
-            for k in r.footprint.ranges { h = PolicyHash.mix(h, UInt64(k.lowerBound) | UInt64(k.upperBound) << 16 | 1 << 40) }
-        }
+        var h = Self.digest(layout)
+        for r in rules { h = Self.digest(h, r) }
         digest = h
     }
 
-    func hash(into hasher: inout Hasher) { hasher.combine(digest) }
+    static func digest(_ layout: RuleLineTable.Layout) -> UInt64 {
+        layout == .best ? 1 : layout == .extendedOrGeneral ? 2 : 3
+    }
 
-    static func == (a: PairShape, b: PairShape) -> Bool {
-        a.digest == b.digest && a.layout == b.layout && a.rules == b.rules
+    static func digest(_ h: UInt64, _ r: Rule) -> UInt64 {
+        var h = PolicyHash.mix(h, UInt64(r.footprint.classMask) | UInt64(r.priority) << 8 | UInt64(r.allow ? 1 : 0) << 24
+                                  | UInt64(r.contractRank) << 32)
+        for k in r.footprint.ranges { h = PolicyHash.mix(h, UInt64(k.lowerBound) | UInt64(k.upperBound) << 16 | 1 << 40) }
+        return h
     }
 }
 
@@ -124,53 +124,97 @@ struct PairImage {
 /// ascending) and its image.
 struct LinkedPair {
     var key: UInt32
-    var rules: [UInt32]
+    var rules: ArraySlice<UInt32>
     var image: PairImage
+
+    /// The id of the pair's rule `local` (as the image numbers them).
+    func rule(_ local: UInt32) -> UInt32 { rules[rules.startIndex + Int(local)] }
 }
 
 /// Pair images by shape, kept from one compile to the next by `PolicyCompiler`: a policy
 /// change recompiles only the pairs whose rules changed. Images no compile used lately are
 /// dropped once they outnumber the pairs of the last compile.
+///
+/// A pair's shape is found by its digest and compared with the pair's rules in place, so
+/// that a pair found costs no allocation.
 struct PairImageCache {
-    private var images: [PairShape: (image: PairImage, used: Int)] = [:]
+    private struct Known {
+        var shape: PairShape
+        var image: PairImage
+        var used: Int
+    }
+    private var images: [UInt64: [Known]] = [:]
+    private var count = 0
     private var generation = 0
     /// Images the last compile built (did not find).
     private(set) var built = 0
 
     init() {}
 
-    private mutating func image(for shape: PairShape) -> PairImage {
-        if let i = images.index(forKey: shape) {
-            images.values[i].used = generation
-            return images.values[i].image
-        }
-        let image = PairImage(shape)
-        images[shape] = (image, generation)
-        built += 1
-        return image
-    }
-
     /// The linked pairs of `p` in key order, their images from this cache or built.
     mutating func pairs(of p: ResolvedPolicy, layout: RuleLineTable.Layout) -> [LinkedPair] {
         generation += 1
         built = 0
-        let byPair = RuleTable.rulesByPair(p)
+        let links = RuleTable.pairRules(p)
+        let ids = links.map { UInt32(truncatingIfNeeded: $0) }
         var out: [LinkedPair] = []
-        out.reserveCapacity(byPair.count)
-        for key in byPair.keys.sorted() {
-            let ids = byPair[key]!
-            var rules: [PairShape.Rule] = []
-            rules.reserveCapacity(ids.count)
-            var rank: UInt16 = 0
-            var lastContract = p.rules[Int(ids[0])].contract
-            for id in ids {
-                let r = p.rules[Int(id)]
-                if r.contract != lastContract { rank += 1; lastContract = r.contract }  // contracts ascend with ids
-                rules.append(.init(footprint: r.footprint, priority: r.priority, allow: r.allow, contractRank: rank))
-            }
-            out.append(LinkedPair(key: key, rules: ids, image: image(for: PairShape(rules: rules, layout: layout))))
+        var lo = 0
+        while lo < links.count {
+            let key = UInt32(truncatingIfNeeded: links[lo] >> 32)
+            var hi = lo + 1
+            while hi < links.count && links[hi] >> 32 == links[lo] >> 32 { hi += 1 }
+            let rules = ids[lo..<hi]
+            out.append(LinkedPair(key: key, rules: rules, image: image(for: rules, of: p, layout: layout)))
+            lo = hi
         }
-        if images.count > 2 * out.count + 64 { images = images.filter { $0.value.used == generation } }
+        if count > 2 * out.count + 64 {
+            images = images.compactMapValues { known in
+                let kept = known.filter { $0.used == generation }
+                return kept.isEmpty ? nil : kept
+            }
+            count = out.count
+        }
         return out
+    }
+
+    /// The shape of the pair whose rules are `ids`, rule by rule.
+    private struct ShapeRules: Sequence, IteratorProtocol {
+        let rules: [ResolvedPolicy.Rule]
+        var ids: ArraySlice<UInt32>
+        var rank: UInt16 = 0
+        var lastContract: UInt16
+
+        init(_ ids: ArraySlice<UInt32>, of p: ResolvedPolicy) {
+            rules = p.rules
+            self.ids = ids
+            lastContract = p.rules[Int(ids.first!)].contract
+        }
+
+        mutating func next() -> PairShape.Rule? {
+            guard let id = ids.popFirst() else { return nil }
+            let r = rules[Int(id)]
+            if r.contract != lastContract { rank += 1; lastContract = r.contract }  // contracts ascend with ids
+            return PairShape.Rule(footprint: r.footprint, priority: r.priority, allow: r.allow, contractRank: rank)
+        }
+    }
+
+    private mutating func image(for ids: ArraySlice<UInt32>, of p: ResolvedPolicy, layout: RuleLineTable.Layout) -> PairImage {
+        var digest = PairShape.digest(layout)
+        for r in ShapeRules(ids, of: p) { digest = PairShape.digest(digest, r) }
+        if let i = images.index(forKey: digest) {
+            for k in images.values[i].indices {
+                let shape = images.values[i][k].shape
+                guard shape.layout == layout, shape.rules.count == ids.count,
+                      zip(shape.rules, ShapeRules(ids, of: p)).allSatisfy({ $0 == $1 }) else { continue }
+                images.values[i][k].used = generation
+                return images.values[i][k].image
+            }
+        }
+        let shape = PairShape(rules: Array(ShapeRules(ids, of: p)), layout: layout)
+        let image = PairImage(shape)
+        images[digest, default: []].append(Known(shape: shape, image: image, used: generation))
+        count += 1
+        built += 1
+        return image
     }
 }

@@ -270,7 +270,7 @@ struct PolicyValidator {
     /// before) and adds those found valid now. Names are checked across all contracts.
     mutating func checkContracts(checked: inout CheckedContracts) {
         checked.begin(count: spec.contracts.count)
-        defer { checked.end() }
+        defer { checked.end(spec.contracts) }
         if spec.contracts.count >= Int(UInt16.max) {
             fail("contracts", .tooMany, "at most \(UInt16.max - 1) contracts, got \(spec.contracts.count)")
         }
@@ -279,13 +279,15 @@ struct PolicyValidator {
         resolved.contracts.reserveCapacity(spec.contracts.count)
         var ruleTotal = 0
         for (i, c) in spec.contracts.enumerated() {
-            let path = "contracts[\(i)]"
-            let t = tenantID(c.tenant, path: path + ".tenant")
+            // Paths are built only for errors and contracts checked here: a reload of
+            // thousands of known contracts should not format thousands of strings.
+            func path(_ field: String = "") -> String { "contracts[\(i)]" + field }
+            let t = tenantID(c.tenant, path: path(".tenant"))
             if c.name.isEmpty {
-                fail(path + ".name", .emptyName, "contract name is empty")
+                fail(path(".name"), .emptyName, "contract name is empty")
             } else if t != Self.noTenant {
                 if let j = names[GroupName(tenant: t, name: c.name)] {
-                    fail(path + ".name", .duplicateName, "contract \"\(c.name)\" is also contracts[\(j)] in tenant \"\(c.tenant)\"")
+                    fail(path(".name"), .duplicateName, "contract \"\(c.name)\" is also contracts[\(j)] in tenant \"\(c.tenant)\"")
                 } else {
                     names[GroupName(tenant: t, name: c.name)] = i
                 }
@@ -300,6 +302,7 @@ struct PolicyValidator {
                 continue
             }
             let before = errors.count
+            let path = path()
             let providers = resolveMembers(c.providers, tenant: t, tenantName: c.tenant, path: path + ".providers")
             let consumers = resolveMembers(c.consumers, tenant: t, tenantName: c.tenant, path: path + ".consumers")
             if !providers.isEmpty && !consumers.isEmpty

@@ -74,7 +74,7 @@ struct RuleLineTable: @unchecked Sendable {
         var extBlob: [UInt8] = []
         var splitBlob: [UInt64] = []
         func decision(_ pair: LinkedPair, _ local: UInt32) -> RuleDecision {
-            let id = pair.rules[Int(local)]
+            let id = pair.rule(local)
             let r = p.rules[Int(id)]
             return RuleDecision(contract: r.contract, rule: id, allow: r.allow, log: r.log)
         }

@@ -88,7 +88,7 @@ public struct RuleTable: @unchecked Sendable {
                 if local == CompiledRule.none {
                     words[at] = RuleDecision.noDecision.bits
                 } else {
-                    let id = pair.rules[Int(local)]
+                    let id = pair.rule(local)
                     let r = p.rules[Int(id)]
                     words[at] = RuleDecision(contract: r.contract, rule: id, allow: r.allow, log: r.log).bits
                 }
@@ -105,19 +105,18 @@ public struct RuleTable: @unchecked Sendable {
 
     func deallocate() { slots.deallocate(); UnsafeMutableRawPointer(words).deallocate() }
 
-    /// Rule ids per (src << 16 | dst) pair, in rule-id order. A rule applies to (s, d) when
-    /// its direction lets s open connections to d: consumer -> provider for
-    /// consumer-to-provider, provider -> consumer for provider-to-consumer, either for both.
-    /// Pairs of two external groups are left out (that traffic is always denied).
-    static func rulesByPair(_ p: ResolvedPolicy) -> [UInt32: [UInt32]] {
-        var out: [UInt32: [UInt32]] = [:]
+    /// Every (pair, rule) link as `(src << 16 | dst) << 32 | rule id`, sorted: the rules
+    /// of a pair are a run, in rule-id order. A rule applies to (s, d) when its direction
+    /// lets s open connections to d: consumer -> provider for consumer-to-provider,
+    /// provider -> consumer for provider-to-consumer, either for both. Pairs of two
+    /// external groups are left out (that traffic is always denied).
+    static func pairRules(_ p: ResolvedPolicy) -> [UInt64] {
+        var out: [UInt64] = []
         for c in p.contracts {
             func add(_ from: [UInt16], _ to: [UInt16], _ rule: UInt32) {
                 for s in from {
                     for d in to where !(p.groups[Int(s)].external && p.groups[Int(d)].external) {
-                        let key = UInt32(s) << 16 | UInt32(d)
-                        if out[key]?.last == rule { continue }  // (s, d) reached both ways by `both`
-                        out[key, default: []].append(rule)
+                        out.append(UInt64(s) << 48 | UInt64(d) << 32 | UInt64(rule))
                     }
                 }
             }
@@ -127,6 +126,10 @@ public struct RuleTable: @unchecked Sendable {
                 if dir != .consumerToProvider { add(c.providers, c.consumers, id) }
             }
         }
+        out.sort()
+        var unique = 0  // (s, d) reached both ways by `both` is linked once
+        for x in out where unique == 0 || out[unique - 1] != x { out[unique] = x; unique += 1 }
+        out.removeLast(out.count - unique)
         return out
     }
 
