@@ -33,8 +33,10 @@ enum SwapBench {
 
     /// CPU milliseconds of the first compile and of `swaps` contract-only ones (sorted).
     /// Every compile gets a spec of its own, as gbpd parses the file again for each reload
-    /// (equal arrays in separate storage compare element by element).
-    static func run(swaps: Int) -> (first: Double, swaps: [Double]) {
+    /// (equal arrays in separate storage compare element by element). `cold`: before each
+    /// compile, a 64 MB sweep and a million small arrays, half of them freed before the
+    /// spec is built, so that it lands in holes all over the heap.
+    static func run(swaps: Int, cold: Bool = false) -> (first: Double, swaps: [Double]) {
         let base = spec()
         var compiler = PolicyCompiler()
         defer { compiler.deallocate() }
@@ -49,12 +51,24 @@ enum SwapBench {
         }
         let first = compile(base, 1)
         var times: [Double] = []
+        let sweepWords = cold ? 8 << 20 : 8
+        let sweep = UnsafeMutablePointer<UInt64>.allocate(capacity: sweepWords)
+        sweep.initialize(repeating: 1, count: sweepWords)
+        defer { sweep.deallocate() }
+        var junk: [[Int]] = []
         for i in 0..<swaps {
+            if cold {
+                for k in stride(from: 0, to: sweepWords, by: 8) { sweep[k] &+= 1 }
+                junk = (0..<1_000_000).map { [$0, i, $0 % 7] }
+                for k in stride(from: 0, to: junk.count, by: 2) { junk[k] = [] }
+            }
             var next = spec()
+            if cold { junk = [] }
             if i % 2 == 0 { next.contracts[0].rules[0].action = .allow }
             times.append(compile(next, UInt32(i + 2)))
         }
         last?.deallocate()
+        if junk.count == 42 { print("") }
         return (first, times.sorted())
     }
 }

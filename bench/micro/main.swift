@@ -2,7 +2,8 @@ import GBPCore
 
 // Micro-benchmarks of the policy engine on one core. Human-readable lines first; the LAST
 // line is one JSON object. Flags: --quick (3 runs), --no-curves, --classify-only, --ct-only,
-// --swap-only.
+// --swap-only, --cold (swaps: each compile after a churn of the heap and caches, as after
+// gbpd's YAML parse of the reloaded file).
 //
 //   classify_mlps_1k / _100k   classifier lookups, burst API (parsed fields -> verdict, no conntrack),
 //                              10k endpoints, 1k / 100k rules, traffic over the whole policy
@@ -168,7 +169,7 @@ if doConntrack {
 // MARK: Policy swaps
 
 if doSwap {
-    let (first, times) = SwapBench.run(swaps: swapOnly ? 200 : 100)
+    let (first, times) = SwapBench.run(swaps: swapOnly ? 200 : 100, cold: args.contains("--cold"))
     print("swap benchmark policy compiled from scratch in \(format(first)) ms; contract-only recompile min \(format(times[0])) ms")
     report("swap_compile_p50_ms", times[times.count / 2], "contract-only recompile, 10k endpoints, 4k rules, p50 (ms)")
     report("swap_compile_p99_ms", times[(times.count * 99 + 99) / 100 - 1], "  p99 (ms)")

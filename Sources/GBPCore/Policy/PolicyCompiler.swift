@@ -75,7 +75,7 @@ public struct PolicyCompiler {
 extension PolicySpec {
     /// True when `other` has the same tenants, groups, endpoints and external groups.
     func hasMembership(of other: PolicySpec) -> Bool {
-        tenants == other.tenants && groups == other.groups && externalGroups == other.externalGroups
-            && endpoints == other.endpoints
+        tenants.sameElements(other.tenants) && groups.sameElements(other.groups)
+            && externalGroups.sameElements(other.externalGroups) && endpoints.sameElements(other.endpoints)
     }
 }
