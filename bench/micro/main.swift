@@ -1,19 +1,25 @@
 import GBPCore
 
 // Micro-benchmarks of the policy engine on one core. Human-readable lines first; the LAST
-// line is one JSON object. Flags: --quick (3 runs), --no-curves, --classify-only, --ct-only.
+// line is one JSON object. Flags: --quick (3 runs), --no-curves, --classify-only, --ct-only,
+// --swap-only, --cold (swaps: each compile after a churn of the heap and caches, as after
+// gbpd's YAML parse of the reloaded file).
 //
 //   classify_mlps_1k / _100k   classifier lookups, burst API (parsed fields -> verdict, no conntrack),
 //                              10k endpoints, 1k / 100k rules, traffic over the whole policy
 //   ct_hit_mlps                conntrack hits with 100k live TCP flows, both directions
 //   ct_new_mps                 new TCP flows classified and admitted
+//   swap_compile_p50_ms / _p99_ms  CPU time of a contract-only recompile (one rule flipped) of the
+//                              reload scenario's policy: 10k endpoints, 1k contracts, 4k rules
 //
 // Each figure is the best of several runs (by thread CPU time): the machine is shared.
 
 let args = CommandLine.arguments
 let runs = args.contains("--quick") ? 3 : 5
-let doClassify = !args.contains("--ct-only")
-let doConntrack = !args.contains("--classify-only")
+let swapOnly = args.contains("--swap-only")
+let doClassify = !args.contains("--ct-only") && !swapOnly
+let doConntrack = !args.contains("--classify-only") && !swapOnly
+let doSwap = !args.contains("--ct-only") && !args.contains("--classify-only")
 let doCurves = !args.contains("--no-curves")
 let packetCount = 1 << 16
 let repeats = 40
@@ -158,6 +164,15 @@ if doConntrack {
     let ctRates = ConntrackBench.run(runs: runs)
     report("ct_hit_mlps", ctRates.hit, "conntrack hits, 100k live flows (Mpackets/s)")
     report("ct_new_mps", ctRates.new, "conntrack new flows classified and admitted (Mflows/s)")
+}
+
+// MARK: Policy swaps
+
+if doSwap {
+    let (first, times) = SwapBench.run(swaps: swapOnly ? 200 : 100, cold: args.contains("--cold"))
+    print("swap benchmark policy compiled from scratch in \(format(first)) ms; contract-only recompile min \(format(times[0])) ms")
+    report("swap_compile_p50_ms", times[times.count / 2], "contract-only recompile, 10k endpoints, 4k rules, p50 (ms)")
+    report("swap_compile_p99_ms", times[(times.count * 99 + 99) / 100 - 1], "  p99 (ms)")
 }
 
 if sink == 42 { print("") }  // keeps the work observable

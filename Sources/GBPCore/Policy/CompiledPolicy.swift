@@ -63,13 +63,20 @@ public struct CompiledPolicy: @unchecked Sendable {
         var v = PolicyValidator(spec)
         v.run()
         if !v.errors.isEmpty { throw PolicyRejection(errors: v.errors) }
-        return CompiledPolicy(v.resolved, epoch: epoch, lineLayout: lineLayout)
+        var images = PairImageCache()
+        return CompiledPolicy(v.resolved, epoch: epoch, lineLayout: lineLayout, images: &images)
+    }
+
+    init(_ p: ResolvedPolicy, epoch: UInt32, lineLayout: RuleLineTable.Layout = .best) {
+        var images = PairImageCache()
+        self.init(p, epoch: epoch, lineLayout: lineLayout, images: &images)
     }
 
     /// `tables`, when given, are this policy's endpoint and prefix tables, already built
     /// from `p`'s membership (`PolicyCompiler`); they become this snapshot's to free.
+    /// `images` has the pair images of earlier compiles; it keeps this one's.
     init(_ p: ResolvedPolicy, epoch: UInt32, lineLayout: RuleLineTable.Layout = .best,
-         tables: (EndpointTable, ExternalPrefixTable)? = nil) {
+         tables: (EndpointTable, ExternalPrefixTable)? = nil, images: inout PairImageCache) {
         self.epoch = epoch
         tenantCount = p.tenantCount
         groupCount = p.groups.count
@@ -77,9 +84,9 @@ public struct CompiledPolicy: @unchecked Sendable {
         ruleCount = p.rules.count
         endpoints = tables?.0 ?? EndpointTable(p.endpoints)
         externals = tables?.1 ?? ExternalPrefixTable(tenantCount: p.tenantCount, externals: p.externals)
-        let partitions = RuleTable.partitions(p)
-        pairs = RuleTable(p, partitions: partitions)
-        lines = RuleLineTable(p, partitions: partitions, blocks: pairs, layout: lineLayout)
+        let linked = images.pairs(of: p, layout: lineLayout)
+        pairs = RuleTable(p, pairs: linked)
+        lines = RuleLineTable(p, pairs: linked, blocks: pairs)
         groupRecords = .allocate(capacity: max(groupCount, 1))
         for (i, g) in p.groups.enumerated() {
             (groupRecords + i).initialize(to: GroupRecord(tenant: g.tenant, intraDeny: g.intraDeny, external: g.external))

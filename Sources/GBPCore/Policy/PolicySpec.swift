@@ -98,7 +98,7 @@ public enum PolicyChangeMode: String, Sendable, Equatable {
 }
 
 /// Rules between provider groups and consumer groups of one tenant.
-public struct ContractSpec: Sendable, Equatable {
+public struct ContractSpec: Sendable, Hashable {
     public var name: String
     public var tenant: String
     public var providers: [String]

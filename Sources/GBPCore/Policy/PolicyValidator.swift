@@ -48,10 +48,10 @@ struct PolicyValidator {
     }
 
     /// Checks the contracts of `newSpec`, whose membership is the one this validator has
-    /// checked already (`PolicyCompiler`).
-    mutating func checkContracts(of newSpec: PolicySpec) {
+    /// checked already (`PolicyCompiler`); contracts found in `checked` are not checked again.
+    mutating func checkContracts(of newSpec: PolicySpec, checked: inout CheckedContracts) {
         spec = newSpec
-        checkContracts()
+        checkContracts(checked: &checked)
     }
 
     // MARK: Tenants and groups
@@ -279,23 +279,47 @@ struct PolicyValidator {
     // MARK: Contracts and rules
 
     mutating func checkContracts() {
+        var none = CheckedContracts(enabled: false)
+        checkContracts(checked: &none)
+    }
+
+    /// Checks every contract but those `checked` holds (found valid under this membership
+    /// before) and adds those found valid now. Names are checked across all contracts.
+    mutating func checkContracts(checked: inout CheckedContracts) {
+        checked.begin(count: spec.contracts.count)
+        defer { checked.end(spec.contracts) }
         if spec.contracts.count >= Int(UInt16.max) {
             fail("contracts", .tooMany, "at most \(UInt16.max - 1) contracts, got \(spec.contracts.count)")
         }
         var names: [GroupName: Int] = [:]
+        names.reserveCapacity(spec.contracts.count)
+        resolved.contracts.reserveCapacity(spec.contracts.count)
         var ruleTotal = 0
         for (i, c) in spec.contracts.enumerated() {
-            let path = "contracts[\(i)]"
-            let t = tenantID(c.tenant, path: path + ".tenant")
+            // Paths are built only for errors and contracts checked here: a reload of
+            // thousands of known contracts should not format thousands of strings.
+            func path(_ field: String = "") -> String { "contracts[\(i)]" + field }
+            let t = tenantID(c.tenant, path: path(".tenant"))
             if c.name.isEmpty {
-                fail(path + ".name", .emptyName, "contract name is empty")
+                fail(path(".name"), .emptyName, "contract name is empty")
             } else if t != Self.noTenant {
                 if let j = names[GroupName(tenant: t, name: c.name)] {
-                    fail(path + ".name", .duplicateName, "contract \"\(c.name)\" is also contracts[\(j)] in tenant \"\(c.tenant)\"")
+                    fail(path(".name"), .duplicateName, "contract \"\(c.name)\" is also contracts[\(j)] in tenant \"\(c.tenant)\"")
                 } else {
                     names[GroupName(tenant: t, name: c.name)] = i
                 }
             }
+            let contract = UInt16(truncatingIfNeeded: i)
+            if let known = checked.lookup(c, at: i) {
+                resolved.contracts.append(.init(
+                    tenant: t, providers: known.providers, consumers: known.consumers, keep: c.onPolicyChange == .keep,
+                    firstRule: UInt32(truncatingIfNeeded: ruleTotal), ruleCount: UInt32(truncatingIfNeeded: c.rules.count)))
+                for var r in known.rules { r.contract = contract; resolved.rules.append(r) }
+                ruleTotal += c.rules.count
+                continue
+            }
+            let before = errors.count
+            let path = path()
             let providers = resolveMembers(c.providers, tenant: t, tenantName: c.tenant, path: path + ".providers")
             let consumers = resolveMembers(c.consumers, tenant: t, tenantName: c.tenant, path: path + ".consumers")
             if !providers.isEmpty && !consumers.isEmpty
@@ -306,11 +330,14 @@ struct PolicyValidator {
             var rules: [ResolvedPolicy.Rule] = []
             var ruleOK: [Bool] = []
             for (k, r) in c.rules.enumerated() {
-                let (rule, ok) = checkRule(r, contract: UInt16(truncatingIfNeeded: i), path: "contracts[\(i)].rules[\(k)]")
+                let (rule, ok) = checkRule(r, contract: contract, path: "contracts[\(i)].rules[\(k)]")
                 rules.append(rule); ruleOK.append(ok)
             }
             if c.rules.count <= Policy.shadowCheckRuleLimit {
                 checkShadowing(rules, ok: ruleOK, path: path)
+            }
+            if errors.count == before && t != Self.noTenant {
+                checked.add(c, at: i, .init(providers: providers, consumers: consumers, rules: rules))
             }
             resolved.contracts.append(.init(
                 tenant: t, providers: providers, consumers: consumers, keep: c.onPolicyChange == .keep,

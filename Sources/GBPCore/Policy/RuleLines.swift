@@ -53,12 +53,13 @@ struct RuleLineTable: @unchecked Sendable {
     @inlinable static var extendedMaxBytes: Int { 512 }
 
     /// Which formats the compiler may use (tests force the slower ones to check them).
-    enum Layout { case best, extendedOrGeneral, generalOnly }
+    enum Layout: Hashable { case best, extendedOrGeneral, generalOnly }
 
-    init(_ p: ResolvedPolicy, partitions: RuleTable.PairPartitions, blocks: RuleTable, layout: Layout = .best) {
-        let keys = partitions.map(\.key)
-        let (shape, slotOf) = PerfectHashShape.build(count: keys.count) { seed in
-            keys.map { PolicyHash.pair($0, seed: seed) }
+    /// The lines of `pairs` (in key order), their decisions from `p`'s rules; a pair in
+    /// the general layout points at its block in `blocks`.
+    init(_ p: ResolvedPolicy, pairs: [LinkedPair], blocks: RuleTable) {
+        let (shape, slotOf) = PerfectHashShape.build(count: pairs.count) { seed in
+            pairs.map { PolicyHash.pair($0.key, seed: seed) }
         }
         self.shape = shape
         let bytes = shape.slotCount * Self.lineBytes + 256  // reads may run past the last line
@@ -72,27 +73,50 @@ struct RuleLineTable: @unchecked Sendable {
         var inline = 0, block = 0, extCount = 0, split = 0
         var extBlob: [UInt8] = []
         var splitBlob: [UInt64] = []
-        for (i, pair) in partitions.enumerated() {
+        func decision(_ pair: LinkedPair, _ local: UInt32) -> RuleDecision {
+            let id = pair.rule(local)
+            let r = p.rules[Int(id)]
+            return RuleDecision(contract: r.contract, rule: id, allow: r.allow, log: r.log)
+        }
+        /// Bytes 5... of `image` into the line (0-4 are the key and the format).
+        func copy(_ image: [UInt8], to line: UnsafeMutableRawPointer) {
+            image.withUnsafeBytes { (line + 5).copyMemory(from: $0.baseAddress! + 5, byteCount: image.count - 5) }
+        }
+        for (i, pair) in pairs.enumerated() {
             let line = lines + slotOf[i] * Self.lineBytes
             line.storeBytes(of: pair.key, as: UInt32.self)
-            if layout == .best, let image = Self.inlineImage(p, pair.classes) {
-                precondition(image.count <= Self.lineBytes)
+            var format = pair.image.line
+            if case .split(_, let rules) = format, splitBlob.count + rules.count > Int(UInt16.max) + 1 {
+                format = pair.image.lineWithoutSplit  // the line's 16-bit index cannot reach further
+            }
+            switch format {
+            case .inline(let image, let rules):
+                precondition(image.count + 4 * rules.count <= Self.lineBytes)
                 line.storeBytes(of: Self.formatInline, toByteOffset: 4, as: UInt8.self)
-                image.withUnsafeBytes { (line + 5).copyMemory(from: $0.baseAddress! + 5, byteCount: image.count - 5) }
+                copy(image, to: line)
+                let contract = rules.first.map { decision(pair, $0).contract } ?? CompiledPolicy.noContract
+                line.storeBytes(of: contract, toByteOffset: 14, as: UInt16.self)
+                for (k, r) in rules.enumerated() {
+                    let d = decision(pair, r)
+                    let word = d.rule | (d.log ? 1 << 30 : 0) | (d.allow ? 1 << 31 : 0)
+                    line.storeBytes(of: word.littleEndian, toByteOffset: image.count + 4 * k, as: UInt32.self)
+                }
                 inline += 1
-            } else if layout == .best, let (image, decisions) = Self.splitImage(p, pair.classes, firstDecision: splitBlob.count) {
+            case .split(let image, let rules):
                 line.storeBytes(of: Self.formatSplit, toByteOffset: 4, as: UInt8.self)
-                image.withUnsafeBytes { (line + 5).copyMemory(from: $0.baseAddress! + 5, byteCount: image.count - 5) }
-                splitBlob += decisions
+                copy(image, to: line)
+                line.storeBytes(of: UInt16(truncatingIfNeeded: splitBlob.count), toByteOffset: 14, as: UInt16.self)
+                for r in rules { splitBlob.append(decision(pair, r).bits) }
                 split += 1
-            } else if layout != .generalOnly, let image = Self.extendedImage(p, pair.classes) {
+            case .extended(let image, let rules):
                 line.storeBytes(of: Self.formatExtended, toByteOffset: 4, as: UInt8.self)
                 line.storeBytes(of: UInt32(extBlob.count), toByteOffset: 8, as: UInt32.self)
-                line.storeBytes(of: UInt8((image.count + 63) / 64), toByteOffset: 12, as: UInt8.self)
+                line.storeBytes(of: UInt8((image.count + 8 * rules.count + 63) / 64), toByteOffset: 12, as: UInt8.self)
                 extBlob += image
+                for r in rules { withUnsafeBytes(of: decision(pair, r).bits.littleEndian) { extBlob += $0 } }
                 while extBlob.count % 64 != 0 { extBlob.append(0) }
                 extCount += 1
-            } else {
+            case .general:
                 let b = blocks.findBlock(src: UInt16(pair.key >> 16), dst: UInt16(truncatingIfNeeded: pair.key))
                 line.storeBytes(of: Self.formatBlock, toByteOffset: 4, as: UInt8.self)
                 line.storeBytes(of: b, toByteOffset: 8, as: UInt32.self)
@@ -161,13 +185,11 @@ struct RuleLineTable: @unchecked Sendable {
         return (rules, image, indices)
     }
 
-    /// A line in split format and its decisions (from index `firstDecision`), or nil.
-    static func splitImage(_ p: ResolvedPolicy, _ classes: [[(start: UInt16, rule: UInt32)]],
-                           firstDecision: Int) -> ([UInt8], [UInt64])? {
-        guard let (rules, header, indices) = flatten(classes, maxRules: 30, noRule: 31),
-              firstDecision + rules.count <= Int(UInt16.max) + 1 else { return nil }
+    /// A line in split format without its decisions (they go to `splitDecisions`, from the
+    /// index at 14), and the rules whose decisions those are; nil when it does not fit.
+    static func splitImage(_ classes: [[(start: UInt16, rule: UInt32)]]) -> (image: [UInt8], rules: [UInt32])? {
+        guard let (rules, header, indices) = flatten(classes, maxRules: 30, noRule: 31) else { return nil }
         var image = header
-        image[14] = UInt8(truncatingIfNeeded: firstDecision); image[15] = UInt8(truncatingIfNeeded: firstDecision >> 8)
         // 5 bits per interval, little-endian bit order.
         var packed = [UInt8](repeating: 0, count: (indices.count * 5 + 7) / 8 + 1)
         for (i, v) in indices.enumerated() {
@@ -178,46 +200,31 @@ struct RuleLineTable: @unchecked Sendable {
         }
         image += packed  // one spare byte: the decoder reads two at a time
         guard image.count <= lineBytes else { return nil }
-        let decisions = rules.map { r -> UInt64 in
-            let rule = p.rules[Int(r)]
-            return RuleDecision(contract: rule.contract, rule: r, allow: rule.allow, log: rule.log).bits
-        }
-        return (image, decisions)
+        return (image, rules)
     }
 
-    /// An extended line (see above; without its decisions for the split format), or nil
-    /// when the pair needs the general layout.
-    static func extendedImage(_ p: ResolvedPolicy, _ classes: [[(start: UInt16, rule: UInt32)]]) -> [UInt8]? {
+    /// An extended line (see above) without its decisions, which follow it (8 bytes each,
+    /// for `rules`), or nil when the pair needs the general layout.
+    static func extendedImage(_ classes: [[(start: UInt16, rule: UInt32)]]) -> (image: [UInt8], rules: [UInt32])? {
         guard let (rules, header, indices) = flatten(classes, maxRules: 255, noRule: 255) else { return nil }
         var image = header
         image += indices
         while image.count % 8 != 0 { image.append(0) }
-        for r in rules {
-            let rule = p.rules[Int(r)]
-            let d = RuleDecision(contract: rule.contract, rule: r, allow: rule.allow, log: rule.log).bits
-            withUnsafeBytes(of: d.littleEndian) { image += $0 }
-        }
-        return image.count <= extendedMaxBytes ? image : nil
+        return image.count + 8 * rules.count <= extendedMaxBytes ? (image, rules) : nil
     }
 
-    /// The line of a pair in inline format (bytes 0-3 and 4 left for the caller), or nil
-    /// when the pair needs the general layout.
-    static func inlineImage(_ p: ResolvedPolicy, _ classes: [[(start: UInt16, rule: UInt32)]]) -> [UInt8]? {
+    /// The line of a pair in inline format without its decisions (4 bytes each, for
+    /// `rules`, follow it) and contract (at 14), or nil when the pair needs another format:
+    /// the rules that decide must be of one contract (`contractRank` of a rule tells).
+    static func inlineImage(_ classes: [[(start: UInt16, rule: UInt32)]], contractRank: (UInt32) -> UInt16)
+        -> (image: [UInt8], rules: [UInt32])? {
         guard let (rules, header, nibbles) = flatten(classes, maxRules: 15, noRule: 15) else { return nil }
-        let contracts = Set(rules.map { p.rules[Int($0)].contract })
-        guard contracts.count <= 1 else { return nil }
+        guard rules.allSatisfy({ contractRank($0) == contractRank(rules[0]) }) else { return nil }
         var image = header
-        let contract = contracts.first ?? CompiledPolicy.noContract
-        image[14] = UInt8(truncatingIfNeeded: contract); image[15] = UInt8(truncatingIfNeeded: contract >> 8)
         for k in stride(from: 0, to: nibbles.count, by: 2) {
             image.append(nibbles[k] | (k + 1 < nibbles.count ? nibbles[k + 1] << 4 : 0))
         }
-        for r in rules {
-            let rule = p.rules[Int(r)]
-            let d = r | (rule.log ? 1 << 30 : 0) | (rule.allow ? 1 << 31 : 0)
-            withUnsafeBytes(of: d.littleEndian) { image += $0 }
-        }
-        return image.count <= lineBytes ? image : nil
+        return image.count + 4 * rules.count <= lineBytes ? (image, rules) : nil
     }
 
     func deallocate() {

@@ -55,7 +55,7 @@ public enum RuleAction: String, Sendable, Equatable {
 }
 
 /// One rule of a contract. Precedence between rules is documented in Classifier.swift.
-public struct RuleSpec: Sendable, Equatable {
+public struct RuleSpec: Sendable, Hashable {
     /// Optional; shown by explain and stats (`contract/rules[i]` when empty).
     public var name: String
     public var proto: RuleProtocol

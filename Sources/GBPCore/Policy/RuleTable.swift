@@ -65,101 +65,58 @@ public struct RuleTable: @unchecked Sendable {
     /// Bytes of all blocks.
     public let bytes: Int
 
-    /// The winning rule per key interval, per traffic class, for every linked group pair
-    /// (sorted by pair key): what both this table and `RuleLineTable` are built from.
-    typealias PairPartitions = [(key: UInt32, classes: [[(start: UInt16, rule: UInt32)]])]
-
-    static func partitions(_ p: ResolvedPolicy) -> PairPartitions {
-        let pairRules = Self.rulesByPair(p)
-        var out: PairPartitions = []
-        out.reserveCapacity(pairRules.count)
-        for key in pairRules.keys.sorted() {
-            let ids = pairRules[key]!
-            var classes: [[(start: UInt16, rule: UInt32)]] = []
-            for c in 0..<TrafficClass.count {
-                let bit = UInt8(1) << UInt8(c)
-                let candidates = ids.compactMap { id -> RuleIntervalBuilder.Candidate? in
-                    let r = p.rules[Int(id)]
-                    guard r.footprint.classMask & bit != 0 else { return nil }
-                    return .init(rule: id, order: RulePrecedence.key(priority: r.priority, allow: r.allow, id: id),
-                                 ranges: r.footprint.ranges)
-                }
-                classes.append(RuleIntervalBuilder.partition(candidates))
-            }
-            out.append((key, classes))
-        }
-        return out
-    }
-
-    init(_ p: ResolvedPolicy) { self.init(p, partitions: Self.partitions(p)) }
-
-    init(_ p: ResolvedPolicy, partitions: PairPartitions) {
-        pairCount = partitions.count
-        let n = PolicyHash.slotCount(for: partitions.count)
+    /// The blocks of `pairs` (in key order), their decisions from `p`'s rules.
+    init(_ p: ResolvedPolicy, pairs: [LinkedPair]) {
+        pairCount = pairs.count
+        let n = PolicyHash.slotCount(for: pairs.count)
         mask = n - 1
         slots = .allocate(capacity: n)
         slots.initialize(repeating: PairSlot(key: PairSlot.empty, block: 0), count: n)
-        var blob: [UInt64] = []
-        var intervals = 0
-        for (key, classes) in partitions {
-            var bounds = [UInt32](repeating: 0, count: 8)
-            var starts: [UInt16] = []
-            var decisions: [UInt64] = []
-            for c in 0..<TrafficClass.count {
-                for (start, rule) in classes[c] {
-                    starts.append(start)
-                    if rule == CompiledRule.none {
-                        decisions.append(RuleDecision.noDecision.bits)
-                    } else {
-                        let r = p.rules[Int(rule)]
-                        decisions.append(RuleDecision(contract: r.contract, rule: rule, allow: r.allow, log: r.log).bits)
-                    }
+        var total = 0
+        for pair in pairs { total = (total + 7) & ~7; total += pair.image.blockHead.count + pair.image.blockRules.count }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1) * 8, alignment: 64)
+        words = raw.bindMemory(to: UInt64.self, capacity: max(total, 1))
+        words.initialize(repeating: 0, count: total)
+        var at = 0, intervals = 0
+        for pair in pairs {
+            let image = pair.image
+            at = (at + 7) & ~7  // blocks start on a cache line
+            let block = at
+            (words + at).update(from: image.blockHead, count: image.blockHead.count)
+            at += image.blockHead.count
+            for local in image.blockRules {
+                if local == CompiledRule.none {
+                    words[at] = RuleDecision.noDecision.bits
+                } else {
+                    let id = pair.rule(local)
+                    let r = p.rules[Int(id)]
+                    words[at] = RuleDecision(contract: r.contract, rule: id, allow: r.allow, log: r.log).bits
                 }
-                bounds[c + 1] = UInt32(starts.count)
+                at += 1
             }
-            let wide = starts.count > Int(UInt16.max)
-            while blob.count % 8 != 0 { blob.append(0) }  // blocks start on a cache line
-            let block = blob.count
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(8 * 4 + starts.count * 2 + 8)
-            for b in bounds {
-                if wide { withUnsafeBytes(of: b) { bytes.append(contentsOf: $0) } } else {
-                    withUnsafeBytes(of: UInt16(b)) { bytes.append(contentsOf: $0) }
-                }
-            }
-            for s in starts { withUnsafeBytes(of: s) { bytes.append(contentsOf: $0) } }
-            while bytes.count % 8 != 0 { bytes.append(0) }
-            for w in 0..<(bytes.count / 8) {
-                blob.append(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8 * w, as: UInt64.self) })
-            }
-            blob += decisions
-            intervals += starts.count
-            var s = Int(truncatingIfNeeded: PolicyHash.pair(key)) & mask
+            intervals += image.blockRules.count
+            var s = Int(truncatingIfNeeded: PolicyHash.pair(pair.key)) & mask
             while slots[s].key != PairSlot.empty { s = (s + 1) & mask }
-            slots[s] = PairSlot(key: key, block: UInt32(block) | (wide ? PairSlot.wideFlag : 0))
+            slots[s] = PairSlot(key: pair.key, block: UInt32(block) | (image.wide ? PairSlot.wideFlag : 0))
         }
         intervalCount = intervals
-        bytes = blob.count * 8
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(blob.count, 1) * 8, alignment: 64)
-        words = raw.bindMemory(to: UInt64.self, capacity: max(blob.count, 1))
-        words.initialize(from: blob, count: blob.count)
+        bytes = total * 8
     }
 
     func deallocate() { slots.deallocate(); UnsafeMutableRawPointer(words).deallocate() }
 
-    /// Rule ids per (src << 16 | dst) pair, in rule-id order. A rule applies to (s, d) when
-    /// its direction lets s open connections to d: consumer -> provider for
-    /// consumer-to-provider, provider -> consumer for provider-to-consumer, either for both.
-    /// Pairs of two external groups are left out (that traffic is always denied).
-    static func rulesByPair(_ p: ResolvedPolicy) -> [UInt32: [UInt32]] {
-        var out: [UInt32: [UInt32]] = [:]
+    /// Every (pair, rule) link as `(src << 16 | dst) << 32 | rule id`, sorted: the rules
+    /// of a pair are a run, in rule-id order. A rule applies to (s, d) when its direction
+    /// lets s open connections to d: consumer -> provider for consumer-to-provider,
+    /// provider -> consumer for provider-to-consumer, either for both. Pairs of two
+    /// external groups are left out (that traffic is always denied).
+    static func pairRules(_ p: ResolvedPolicy) -> [UInt64] {
+        var out: [UInt64] = []
         for c in p.contracts {
             func add(_ from: [UInt16], _ to: [UInt16], _ rule: UInt32) {
                 for s in from {
                     for d in to where !(p.groups[Int(s)].external && p.groups[Int(d)].external) {
-                        let key = UInt32(s) << 16 | UInt32(d)
-                        if out[key]?.last == rule { continue }  // (s, d) reached both ways by `both`
-                        out[key, default: []].append(rule)
+                        out.append(UInt64(s) << 48 | UInt64(d) << 32 | UInt64(rule))
                     }
                 }
             }
@@ -169,6 +126,10 @@ public struct RuleTable: @unchecked Sendable {
                 if dir != .consumerToProvider { add(c.providers, c.consumers, id) }
             }
         }
+        out.sort()
+        var unique = 0  // (s, d) reached both ways by `both` is linked once
+        for x in out where unique == 0 || out[unique - 1] != x { out[unique] = x; unique += 1 }
+        out.removeLast(out.count - unique)
         return out
     }
 

@@ -49,7 +49,7 @@ public enum TrafficClass: Int, CaseIterable, Sendable {
 
 /// A rule's footprint on the (class, key) plane: a bitmask of classes and inclusive key
 /// ranges (the same ranges in each class). Built from a validated rule.
-struct RuleFootprint: Equatable {
+struct RuleFootprint: Hashable {
     var classMask: UInt8
     /// Sorted, disjoint and not touching (merged at init).
     private(set) var ranges: [ClosedRange<UInt16>]
