@@ -275,7 +275,8 @@ final class ControlCommands {
 
     /// Applies one edit of the document through `PolicyControl.apply`.
     private func change(_ edit: ConfigDocument.Edit, cmd: ControlCommand, what: String) -> [String: Any] {
-        switch document.applying(edit) {
+        let current = document
+        switch HelperThread.run({ current.applying(edit) }) {
         case .failure(let e):
             metrics?.policyChange(origin: "socket", applied: false, seconds: nil)
             logger.warning("\(cmd.rawValue) \(what) rejected: \(e.message)\(e.details.isEmpty ? "" : ": " + e.details.joined(separator: "; "))",
@@ -325,7 +326,10 @@ final class ControlCommands {
     func reload(origin: String) -> [String: Any] {
         let file = document.file
         let loaded: (text: String, config: DaemonConfig, control: ControlSettings)
-        do { loaded = try ConfigDocument.load(path: file, attachments: document.attachments) } catch {
+        do {
+            let attachments = document.attachments
+            loaded = try HelperThread.run { Result { () throws(ConfigError) in try ConfigDocument.load(path: file, attachments: attachments) } }.get()
+        } catch {
             metrics?.policyChange(origin: "file", applied: false, seconds: nil)
             logger.error("reload of \(file) failed: \(error)", metadata: ["origin": "\(origin)"])
             return ControlProtocol.failure("reload of \(file) failed, the running policy is unchanged",

@@ -28,8 +28,11 @@ extension Dataplane {
         do { slot = try openPort(p) } catch { throw .port(error) }
         if let file = captureFile, let k = try? file.addInterface(name: p.name) { captureInterface[slot] = k }
         do { return try swap(to: newConfig, since: t0) } catch {
+            // Nothing was published: no worker saw the port. Leave the slot as a free one.
             slots[slot]?.close()
             slots[slot] = nil
+            captureInterface[slot] = nil
+            for w in workers { w.pointee.tx[slot].port = UInt16.max }
             throw .policy(error)
         }
     }

@@ -30,13 +30,23 @@ struct CheckedContracts {
 
     mutating func lookup(_ c: ContractSpec, at i: Int) -> Entry? {
         guard enabled else { return nil }
-        if i < lastEntries.count, lastEntries[i] != nil, lastSpecs[i] == c {
+        if i < lastEntries.count, lastEntries[i] != nil, Self.equal(lastSpecs, i, c) {
             entries[i] = lastEntries[i]
             return entries[i]
         }
         guard let e = byContent[c] else { return nil }
         entries[i] = e
         return e
+    }
+
+    /// `specs[i] == c`, reading `specs[i]` in place (a copy retains five buffers of it).
+    private static func equal(_ specs: [ContractSpec], _ i: Int, _ c: ContractSpec) -> Bool {
+        specs.withUnsafeBufferPointer { p in
+            let s = p.baseAddress! + i
+            return s.pointee.name == c.name && s.pointee.tenant == c.tenant && s.pointee.onPolicyChange == c.onPolicyChange
+                && s.pointee.providers.sameElements(c.providers) && s.pointee.consumers.sameElements(c.consumers)
+                && RuleSpec.same(s.pointee.rules, c.rules)
+        }
     }
 
     mutating func add(_ c: ContractSpec, at i: Int, _ e: Entry) {
