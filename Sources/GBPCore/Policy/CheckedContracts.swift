@@ -39,14 +39,9 @@ struct CheckedContracts {
         return e
     }
 
-    /// `specs[i] == c`, reading `specs[i]` in place (a copy retains five buffers of it).
+    /// `specs[i] == c`, without copying `specs[i]`.
     private static func equal(_ specs: [ContractSpec], _ i: Int, _ c: ContractSpec) -> Bool {
-        specs.withUnsafeBufferPointer { p in
-            let s = p.baseAddress! + i
-            return s.pointee.name == c.name && s.pointee.tenant == c.tenant && s.pointee.onPolicyChange == c.onPolicyChange
-                && s.pointee.providers.sameElements(c.providers) && s.pointee.consumers.sameElements(c.consumers)
-                && RuleSpec.same(s.pointee.rules, c.rules)
-        }
+        specs.withUnsafeBufferPointer { ContractSpec.same($0.baseAddress! + i, c) }
     }
 
     mutating func add(_ c: ContractSpec, at i: Int, _ e: Entry) {

@@ -295,11 +295,7 @@ struct PolicyValidator {
         names.reserveCapacity(spec.contracts.count)
         resolved.contracts.reserveCapacity(spec.contracts.count)
         var ruleTotal = 0
-        // A local array: its elements are read in place (`self` changes in the loop, so
-        // elements read through `spec` would be copied, each copy retaining five buffers).
-        let contracts = spec.contracts
-        for i in contracts.indices {
-            let c = contracts[i]
+        for (i, c) in spec.contracts.enumerated() {
             // Paths are built only for errors and contracts checked here: a reload of
             // thousands of known contracts should not format thousands of strings.
             func path(_ field: String = "") -> String { "contracts[\(i)]" + field }
