@@ -64,7 +64,7 @@ final class GBPDMetrics {
         for w in s.workers {
             let l = [("lcore", String(w.lcore))]
             count("gbpd_worker_rx_packets_total", "Packets received by the worker", l, w.rx)
-            count("gbpd_worker_busy_cycles_total", "TSC cycles the worker spent on non-empty bursts", l, w.busyCycles)
+            count("gbpd_worker_busy_cycles_total", "TSC cycles of the worker loop turns that received packets", l, w.busyCycles)
         }
         gauge("gbpd_policy_epoch", "Epoch of the policy in force (0: no policy)", Double(policyEpoch))
         gauge("gbpd_endpoints", "Endpoints in the config in force", Double(endpoints))

@@ -12,10 +12,12 @@ public struct ForwardingState: @unchecked Sendable {
     /// snapshot, like a new policy.
     public var ports: PortSet
     /// The policy in force; nil makes gbpd a plain L2 switch.
-    public var policy: PolicyTables?
+    public let policy: PolicyTables?
+    /// `policy != nil`, tested once per burst without copying the tables out.
+    public let hasPolicy: Bool
 
     public init(l2: L2Table, ports: PortSet, policy: PolicyTables?) {
-        self.l2 = l2; self.ports = ports; self.policy = policy
+        self.l2 = l2; self.ports = ports; self.policy = policy; hasPolicy = policy != nil
     }
 
     public func deallocate() {

@@ -23,6 +23,9 @@ enum Worker {
         let local = (UnsafeMutableRawPointer(ctx) + MemoryLayout<WorkerContext>.offset(of: \WorkerContext.policy)!)
             .assumingMemoryBound(to: WorkerPolicyState.self)
         var lastDrain = cdpdk_tsc()
+        // Busy cycles: a loop turn that received packets counts until the next turn starts
+        // (one TSC read per turn).
+        var turnStart = lastDrain, turnBusy = false
         let rcu = ctx.pointee.rcu
         let worker = ctx.pointee.index
         cdpdk_rcu_online(rcu, UInt32(worker))
@@ -32,6 +35,9 @@ enum Worker {
             // One snapshot per loop turn: its ports, its policy.
             let state = UnsafePointer<ForwardingState>(OpaquePointer(cdpdk_load_acquire_ptr(stateSlot))!)
             let now = cdpdk_tsc()
+            if turnBusy { counters.countBusy(cycles: now &- turnStart) }
+            turnStart = now
+            turnBusy = false
             if now &- lastDrain > drainCycles {
                 flushAll(tx, slots: state.pointee.ports.slots)
                 lastDrain = now
@@ -45,14 +51,16 @@ enum Worker {
                 qi &+= 1
                 let n = Int(cdpdk_rx_burst(q.port, q.queue, pkts, UInt16(burstSize)))
                 if n == 0 { continue }
-                if let tables = state.pointee.policy {
+                if state.pointee.hasPolicy {
+                    let tables = state.pointee.policy.unsafelyUnwrapped
                     PolicyPipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tables: tables, tx: tx,
                                            counters: counters, local: local, rules: tables.ruleCounters(worker: worker),
                                            now: now, outs: outs)
                 } else {
                     Pipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tx: tx, counters: counters, outs: outs)
                 }
-                counters.countBurst(cycles: cdpdk_tsc() &- now)
+                counters.countBurst()
+                turnBusy = true
             }
             // This worker holds no pointer into published state between loop turns.
             cdpdk_rcu_quiescent(rcu, UInt32(worker))

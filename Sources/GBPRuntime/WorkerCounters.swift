@@ -44,10 +44,8 @@ public struct WorkerCounters: @unchecked Sendable {
         base[Self.ingressDropBase + port] &+= 1
     }
     @inlinable @inline(__always) public func countFloodCopies(_ n: Int) { base[Self.floodCopiesSlot] &+= UInt64(n) }
-    @inlinable @inline(__always) public func countBurst(cycles: UInt64) {
-        base[Self.burstsSlot] &+= 1
-        base[Self.busyCyclesSlot] &+= cycles
-    }
+    @inlinable @inline(__always) public func countBurst() { base[Self.burstsSlot] &+= 1 }
+    @inlinable @inline(__always) public func countBusy(cycles: UInt64) { base[Self.busyCyclesSlot] &+= cycles }
     /// Zeroes port slot `port`'s counters (control thread, once no worker uses the slot).
     public func resetPort(_ port: Int) {
         for base in [Self.rxBase, Self.txQueuedBase, Self.txRefusedBase, Self.ingressDropBase, Self.rxBytesBase] { self.base[base + port] = 0 }

@@ -79,6 +79,33 @@ struct L2ForwardingTests {
         #expect(r.int("mempool_in_use_at_exit") == 0)
     }
 
+
+    /// Bursts to one destination take a shortcut (one lookup for the burst); what breaks
+    /// it must still be caught: a runt whose first bytes are that MAC, a burst for the
+    /// ingress port's own endpoint, a burst to an unknown MAC.
+    @Test func oneDestinationBurstsStillCatchRuntsHairpinsAndUnknowns() throws {
+        let g = try GBPDProcess("burst")
+        defer { g.cleanUp() }
+        let aToB = (0..<25).map { tcp(macA, macB, ipA, ipB, $0) }
+        let runtToB = Array(aToB[0].prefix(10))       // starts with b's MAC, shorter than a header
+        let hairpins = (0..<12).map { tcp(macC, macB, ipC, ipB, $0) }   // for b, arriving on b's port
+        let unknown = MACAddress("02:00:00:00:99:99")!
+        let toUnknown = (0..<6).map { tcp(macC, unknown, ipC, IPAddress("10.0.0.99")!, $0) }
+        try g.writePcap("pod-a-in.pcap", Array(aToB.prefix(20)) + [runtToB] + aToB.suffix(5))
+        try g.writePcap("pod-b-in.pcap", hairpins)
+        try g.writePcap("pod-c-in.pcap", toUnknown)
+
+        let r = try g.run(config: config(g, ports: ["pod-a", "pod-b", "pod-c"]))
+        #expect(r.status == 0, "gbpd failed: \(r.stderr)")
+        #expect(try g.readPcap("pod-b-out.pcap") == aToB + toUnknown)
+        #expect(try g.readPcap("pod-a-out.pcap") == toUnknown)
+        #expect(r.drop(.runtFrame) == 1)
+        #expect(r.drop(.destinationOnIngressPort) == 12)
+        #expect(r.int("flood_copies") == 6)
+        #expect(r.int("rx") == 26 + 12 + 6)
+        #expect(r.int("rx") + r.int("flood_copies") == r.int("tx") + r.int("dropped"))
+        #expect(r.int("mempool_in_use_at_exit") == 0)
+    }
     @Test func sigintInMidTrafficStopsCleanlyWithoutLeaks() throws {
         let g = try GBPDProcess("sigint")
         defer { g.cleanUp() }
