@@ -108,6 +108,7 @@ enum PolicyPipeline {
         // Stage 4: connection tracking and the contracts, for the whole burst.
         if t > 0 {
             local.pointee.flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts)
+            for j in 0..<t where s.verdicts[j].decidedByRule { rules.prefetch(s.verdicts[j].rule) }
         }
 
         // Stage 5, in packet order: fragments, counters, output ports.

@@ -173,6 +173,13 @@ public struct RuleCounters {
 
     @inlinable init(base: UnsafeMutablePointer<UInt64>, count: Int) { self.base = base; self.count = count }
 
+    /// Starts loading rule `rule`'s counters: with a thousand contracts they are not in
+    /// cache, and stage 5 would otherwise wait on one miss per packet.
+    @inlinable @inline(__always)
+    func prefetch(_ rule: UInt32) {
+        if Int(rule) < count { cdpdk_prefetch0(UnsafeRawPointer(base + 4 * Int(rule))) }
+    }
+
     @inlinable @inline(__always)
     func count(_ rule: UInt32, bytes: Int, allowed: Bool) {
         let r = Int(rule)

@@ -12,6 +12,9 @@ by bench/run's policy_point() (gbpd and peers on the same ports, alternated, med
 - flows: 1k .. 1M active flows, one frame each per pass over the pcap (established after
   the first pass); conntrack capacity 2 x flows; testpmd io on the same pcap as the
   reference (replaying 1M stored frames costs the pcap PMD itself).
+- every point also runs testpmd io on the same pcap and ports, alternated with gbpd; the
+  flatness of gbpd's per-round ratio to it (`gbpd_over_testpmd_round_median`) is what the
+  machine's drift between points does not move.
 - swap: policy swaps (SIGHUP, one rule flipped) under the traffic of an endpoints point.
 """
 
@@ -54,8 +57,7 @@ def run_curves(point, swap_point, log, *, quick=False, ovs_max_frames=65536, nam
             opts = options(over)
             log(f"curve {curve}: x = {x} ({', '.join(f'{k} {v}' for k, v in over.items())})")
             try:
-                row = point(curve, x, opts, with_testpmd=curve in ("flows", "traffic"),
-                            with_ovs=opts["frames"] <= ovs_max_frames)
+                row = point(curve, x, opts, with_testpmd=True, with_ovs=opts["frames"] <= ovs_max_frames)
             except Exception as e:      # noqa: BLE001 - a failed point is reported, the suite goes on
                 log(f"curve {curve}: x = {x} failed: {str(e).splitlines()[0]}")
                 row = {"error": str(e)[:2000]}
