@@ -1,7 +1,8 @@
 """The full suite's curves: the policy scenario's measurement repeated while one
 dimension grows (rules, endpoints, active flows), and policy swaps under load as the
 endpoints grow.  Each point is gbp-trafficgen policy-bench with the options below, run
-by bench/run's policy_point() (gbpd and peers on the same ports, alternated, medians).
+by bench/run's prepare_point() (gbpd and peers on the same ports, alternated, medians;
+the rounds of a curve's points interleaved, see run_curves).
 
 - rules: 10 .. 100k rules; 10k endpoints; the traffic always comes from the endpoints of
   the first two consumer groups (`source-groups 2`, 4096 UDP flows, 5% denied), so only
@@ -43,24 +44,46 @@ def options(overrides):
 NAMES = ("rules", "endpoints", "flows", "traffic", "swap")
 
 
-def run_curves(point, swap_point, log, *, quick=False, ovs_max_frames=65536, names=NAMES):
-    """point(curve, x, options, with_testpmd, with_ovs) -> dict; swap_point(x, options, swaps) -> dict.
-    Returns {curve: [dict per point]}; a point that fails is recorded with its error."""
+def run_curves(prepare, run_round, rounds, swap_point, log, *, quick=False, ovs_max_frames=65536, names=NAMES):
+    """prepare(curve, x, options, with_testpmd, with_ovs) -> (runners, summarize);
+    run_round(label, runners, r) -> {key: measurement}; swap_point(x, options, swaps) -> dict.
+
+    The rounds of a curve's points are interleaved: round 1 of every point, then round 2 of
+    every point, and so on. A slow stretch of this shared machine then costs one round of
+    several points (the medians drop it) rather than every round of one point (which would
+    bend the curve). Returns {curve: [dict per point]}; a point that fails is recorded with
+    its error and the suite goes on."""
     out = {}
     plan = {"rules": RULES, "endpoints": ENDPOINTS, "flows": FLOWS, "traffic": TRAFFIC}
     for curve, points in plan.items():
         if curve not in names:
             continue
         picked = [points[i] for i in QUICK_SUBSET[curve]] if quick else points
-        rows = []
+        prepared = []       # (x, overrides, runners, summarize, measurements, error)
         for x, over in picked:
             opts = options(over)
             log(f"curve {curve}: x = {x} ({', '.join(f'{k} {v}' for k, v in over.items())})")
             try:
-                row = point(curve, x, opts, with_testpmd=True, with_ovs=opts["frames"] <= ovs_max_frames)
+                runners, summarize = prepare(curve, x, opts, with_testpmd=True, with_ovs=opts["frames"] <= ovs_max_frames)
+                prepared.append([x, over, runners, summarize, {k: [] for k, _ in runners}, None])
             except Exception as e:      # noqa: BLE001 - a failed point is reported, the suite goes on
                 log(f"curve {curve}: x = {x} failed: {str(e).splitlines()[0]}")
-                row = {"error": str(e)[:2000]}
+                prepared.append([x, over, None, None, None, str(e)[:2000]])
+        for r in range(rounds):
+            for p in prepared:
+                x, _, runners, _, got, error = p
+                if error:
+                    continue
+                log(f"curve {curve}: round {r + 1}/{rounds}, x = {x}")
+                try:
+                    for key, m in run_round(f"curve-{curve}-{x}", runners, r).items():
+                        got[key].append(m)
+                except Exception as e:  # noqa: BLE001
+                    log(f"curve {curve}: x = {x} failed: {str(e).splitlines()[0]}")
+                    p[5] = str(e)[:2000]
+        rows = []
+        for x, over, _, summarize, got, error in prepared:
+            row = {"error": error} if error else summarize(got)
             rows.append({"x": x, "options": over, **row})
         out[curve] = rows
     swaps = [SWAPS[i] for i in QUICK_SUBSET["swap"]] if quick else SWAPS
