@@ -13,19 +13,17 @@ enum Outcome {
 }
 
 /// The plain L2 path (no policy configured): destination MAC -> port, flood the
-/// rest. With a policy, workers run `PolicyPipeline` instead.
+/// rest. With a policy, workers run `PolicyPipeline` instead. A burst to a single
+/// unicast destination (the common case) goes out through `sameUnicastDestination`
+/// and `sendBurst`, called from the worker's loop; `process` is the general path.
 enum Pipeline {
     static let ethernetHeaderLength = 14
 
-    @inline(__always)
+    @inline(never)   // the general path stays out of the worker's hot loop
     static func process(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int,
                         state: UnsafePointer<ForwardingState>, tx: UnsafeMutableBufferPointer<TxPortRef>,
                         counters: WorkerCounters, outs: UnsafeMutablePointer<Int32>) {
         let l2 = state.pointee.l2
-        if let out = sameUnicastDestination(pkts, count: n, l2: l2, ingress: ingress, counters: counters) {
-            sendBurst(pkts, count: n, port: out, tx: tx, counters: counters)
-            return
-        }
         var bytes = 0
         // Packets of a burst mostly share a destination: remember the last decision.
         var lastMAC = UInt64.max, lastOut: Int32 = 0

@@ -56,6 +56,9 @@ enum Worker {
                     PolicyPipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tables: tables, tx: tx,
                                            counters: counters, local: local, rules: tables.ruleCounters(worker: worker),
                                            now: now, outs: outs)
+                } else if let out = Pipeline.sameUnicastDestination(pkts, count: n, l2: state.pointee.l2, ingress: q.portIndex,
+                                                                    counters: counters) {
+                    Pipeline.sendBurst(pkts, count: n, port: out, tx: tx, counters: counters)
                 } else {
                     Pipeline.process(pkts, count: n, ingress: q.portIndex, state: state, tx: tx, counters: counters, outs: outs)
                 }
