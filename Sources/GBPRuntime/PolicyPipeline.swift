@@ -83,6 +83,10 @@ enum PolicyPipeline {
         }
 
         // Stage 3: sources checked; ARP, ND and other EtherTypes decided; flow keys gathered.
+        // When most of the last burst was new to conntrack, the contracts will be consulted
+        // for most of this one: start loading their rule lines now (an established burst
+        // pays one test here).
+        let prefetchRuleLines = local.pointee.newFlowHeavy
         var t = 0
         for i in 0..<n where outs[i] == pending {
             let f = s.fields + i
@@ -95,6 +99,7 @@ enum PolicyPipeline {
                     s.keys[t] = FlowKey(tenant: tenant, fields: f.pointee)
                     s.trackedFields[t] = f.pointee
                     t += 1
+                    if prefetchRuleLines { policy.prefetchRuleLine(src: s.sources[i], dst: s.destinations[i]) }
                 }
             case .arp:
                 outs[i] = arp(pkts[i], cdpdk_mbuf_data(pkts[i])!, f.pointee, tenant: tenant, ingress: ingress, fromUplink: fromUplink,
@@ -107,7 +112,9 @@ enum PolicyPipeline {
 
         // Stage 4: connection tracking and the contracts, for the whole burst.
         if t > 0 {
+            let hitsBefore = local.pointee.flows.counters.hits
             local.pointee.flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts)
+            local.pointee.newFlowHeavy = Int(truncatingIfNeeded: local.pointee.flows.counters.hits &- hitsBefore) * 2 < t
             for j in 0..<t where s.verdicts[j].decidedByRule { rules.prefetch(s.verdicts[j].rule) }
         }
 

@@ -13,6 +13,9 @@ public struct WorkerPolicyState {
     /// packet the policy drops) go here for the control thread to log, rate-limited.
     public var flowLog: CaptureRing?
     public var logDenied = false
+    /// Most packets of the last tracked burst missed conntrack (new flows): the pipeline
+    /// then prefetches rule lines for the next burst.
+    var newFlowHeavy = false
 
     /// Per-burst scratch of the staged pipeline.
     let scratch: BurstScratch
