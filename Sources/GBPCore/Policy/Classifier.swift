@@ -71,6 +71,15 @@ extension CompiledPolicy {
         return verdict(d, srcGroup: src.group, dstGroup: dst.group)
     }
 
+    /// Starts loading the rule line `decide` will read for the group pair (`src`, `dst`),
+    /// for a burst pipeline whose packets conntrack does not know yet.
+    @inlinable @inline(__always)
+    public func prefetchRuleLine(src: GroupMatch, dst: GroupMatch) {
+        let line = lines.line(src: src.group, dst: dst.group)
+        prefetch(line)
+        prefetch(line + 64)
+    }
+
     /// Steps 5-6: the verdict from the winning rule, or the default when none matched.
     @inlinable @inline(__always)
     func verdict(_ d: RuleDecision, src: GroupMatch, dst: GroupMatch) -> Verdict {

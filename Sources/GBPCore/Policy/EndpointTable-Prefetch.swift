@@ -24,14 +24,3 @@ extension EndpointTable {
         }
     }
 }
-
-extension CompiledPolicy {
-    /// Starts loading the rule line of the group pair (`src`, `dst`), which `decide`
-    /// reads for a packet that conntrack does not know yet.
-    @inlinable @inline(__always)
-    public func prefetchRuleLine(src: GroupMatch, dst: GroupMatch) {
-        let line = lines.line(src: src.group, dst: dst.group)
-        GBPCore.prefetch(line)
-        GBPCore.prefetch(line + 64)
-    }
-}
