@@ -74,6 +74,8 @@ final class GBPDMetrics {
             let c = s.conntrack
             count("gbpd_conntrack_new_total", "Connections admitted into connection tracking", [], c.newFlows)
             count("gbpd_conntrack_hits_total", "Packets that matched a tracked connection", [], c.hits)
+            count("gbpd_conntrack_fast_path_total", "Packets of established connections decided from their conntrack entry alone",
+                  [], c.fastPath)
             count("gbpd_conntrack_full_drops_total", "New connections dropped because the table was full", [], c.fullDrops)
             count("gbpd_conntrack_budget_drops_total", "New connections dropped because their tenant held its budget", [], c.budgetDrops)
             count("gbpd_conntrack_expired_total", "Connections expired", [], c.expired)

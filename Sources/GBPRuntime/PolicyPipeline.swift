@@ -16,10 +16,13 @@ enum PolicyPipeline {
 
     /// The burst is processed in stages so that the cache misses of its packets
     /// overlap instead of adding up (the tables of 10k endpoints and 100k flows do not
-    /// fit in L2): parse everything and prefetch the endpoint entries of every source
-    /// and destination; check sources; track the connections of the whole burst at
-    /// once (`FlowTable.track(burst:)` prefetches their slots); then, in packet order,
-    /// fragments, counters and the output port.
+    /// fit in L2): parse everything; decide the packets of established connections from
+    /// their conntrack entry alone (the established fast path, while most traffic is
+    /// established); prefetch the endpoint entries of every other source and destination;
+    /// check sources; track the connections of the whole burst at once
+    /// (`FlowTable.track(burst:)` prefetches their slots); then, in packet order,
+    /// fragments, counters and the output port; the endpoints of established connections
+    /// are remembered in their entries for the fast path.
     @inline(__always)
     static func process(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int,
                         state: UnsafePointer<ForwardingState>, tables: PolicyTables,
@@ -30,16 +33,23 @@ enum PolicyPipeline {
         let fromUplink = tables.portIsUplink[ingress]
         let policy = tables.compiled
         let s = local.pointee.scratch
+        let flows = local.pointee.flows
+        // While most packets are established, look for them in conntrack first; when most
+        // are new, go straight to the endpoint lookups they need.
+        let fastPath = !local.pointee.newFlowHeavy
         var bytes = 0
-        // Touch every mbuf of the burst first: their cache misses overlap.
+        // Touch every mbuf of the burst first: their cache misses overlap (a NIC's DMA
+        // leaves the frames in L3 at best).
         for i in 0..<n { cdpdk_prefetch0(cdpdk_mbuf_data(pkts[i])) }
 
-        // Stage 1: parse; prefetch the perfect-hash displacement words IP packets will need.
+        // Stage 1: parse; prefetch the connection entries of IP packets (fast path), or the
+        // perfect-hash displacement words of their endpoint lookups.
         for i in 0..<n {
             let m = pkts[i]
             let length = Int(cdpdk_mbuf_data_len(m))
             bytes &+= length
             s.notes[i] = VerdictNote()
+            s.homes[i] = -1
             if cdpdk_mbuf_nb_segs(m) != 1 {
                 // A frame chained over several mbufs (a jumbo frame from a PMD that scatters):
                 // the parser reads one contiguous segment, and the headers could straddle two.
@@ -51,11 +61,31 @@ enum PolicyPipeline {
                 outs[i] = Outcome.dropped(.unknownIngressPort)
             } else {
                 outs[i] = pending
-                let k = s.fields[i].kind
+                let f = s.fields + i
+                let k = f.pointee.kind
                 if k == .ipv4 || k == .ipv6 {
-                    policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].src)
-                    policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].dst)
+                    if !fastPath {
+                        policy.endpoints.prefetchDisplacement(tenant: tenant, ip: f.pointee.src)
+                        policy.endpoints.prefetchDisplacement(tenant: tenant, ip: f.pointee.dst)
+                    } else if FlowTable.isTracked(f.pointee.ipProto, f.pointee) && !f.pointee.isLaterFragment {
+                        let home = flows.home(of: FlowKey(tenant: tenant, fields: f.pointee))
+                        flows.prefetchSlot(home)
+                        s.homes[i] = home
+                    }
                 }
+            }
+        }
+
+        // Stage 1a: the established fast path, then the displacement words for the rest.
+        var fastHits = 0
+        if fastPath {
+            fastHits = established(pkts, count: n, ingress: ingress, tenant: tenant, fromUplink: fromUplink, tables: tables,
+                                   flows: flows, scratch: s, rules: rules, now: now, outs: outs)
+            for i in 0..<n where outs[i] == pending {
+                let k = s.fields[i].kind
+                guard k == .ipv4 || k == .ipv6 else { continue }
+                policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].src)
+                policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].dst)
             }
         }
 
@@ -112,10 +142,14 @@ enum PolicyPipeline {
 
         // Stage 4: connection tracking and the contracts, for the whole burst.
         if t > 0 {
-            let hitsBefore = local.pointee.flows.counters.hits
-            local.pointee.flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts)
-            local.pointee.newFlowHeavy = Int(truncatingIfNeeded: local.pointee.flows.counters.hits &- hitsBefore) * 2 < t
+            let hitsBefore = flows.counters.hits
+            flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts,
+                        hitSlots: s.hitSlots)
+            let hits = Int(truncatingIfNeeded: flows.counters.hits &- hitsBefore)
+            local.pointee.newFlowHeavy = hits * 2 < t - fastHits   // fast hits were counted already
             for j in 0..<t where s.verdicts[j].decidedByRule { rules.prefetch(s.verdicts[j].rule) }
+        } else if fastHits > 0 {
+            local.pointee.newFlowHeavy = false
         }
 
         // Stage 5, in packet order: fragments, counters, output ports.
@@ -128,12 +162,18 @@ enum PolicyPipeline {
                 continue
             }
             let v = s.verdicts[k]
+            let hitSlot = s.hitSlots[k]
             k += 1
             if f.pointee.isFragment {
                 local.pointee.fragments.recordFirst(tenant: tenant, f.pointee, drop: v.allowed ? nil : (v.reason ?? .deniedByRule), now: now)
             }
             if v.decidedByRule { rules.count(v.rule, bytes: length, allowed: v.allowed) }
             s.notes[i] = VerdictNote(contract: v.contract, rule: v.rule, log: v.log)
+            if hitSlot >= 0 {
+                // An established connection decided the long way: remember its endpoints for the fast path.
+                flows.remember(slot: Int(hitSlot), key: s.keys[k - 1], source: s.sources[i].endpoint,
+                               destination: s.destinations[i].endpoint, epoch: policy.epoch)
+            }
             outs[i] = v.allowed ? output(pkts[i], f, to: s.destinations[i], tenant: tenant, ingress: ingress, tables: tables)
                 : Outcome.dropped(v.reason ?? .deniedByRule)
         }
@@ -146,6 +186,48 @@ enum PolicyPipeline {
         Pipeline.deliver(pkts, count: n, outs: outs, ingress: ingress, tx: tx, counters: counters) { m, _ in
             floodInTenant(m, tenant: tenant, ingress: ingress, tables: tables, tx: tx, counters: counters)
         }
+    }
+
+    /// The established fast path (`FlowTable.established`) over the burst's IP packets
+    /// whose connection entry stage 1 prefetched, in packet order: the entry gives the
+    /// verdict and both endpoints; the source is checked against its endpoint's MAC and
+    /// port as in `ipIngress`, and the output chosen as in stage 5. A packet it cannot
+    /// decide goes the long way, and so does every later packet of the burst with the same
+    /// home slot: a connection's packets are then decided in their order (a FIN decided
+    /// the long way before the data that follows it). Returns the packets decided.
+    @inline(__always)
+    static func established(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int, tenant: UInt16,
+                            fromUplink: Bool, tables: PolicyTables, flows: FlowTable, scratch s: BurstScratch,
+                            rules: RuleCounters, now: UInt64, outs: UnsafeMutablePointer<Int32>) -> Int {
+        let epoch = tables.compiled.epoch
+        var longWay: UInt64 = 0   // bit h & 63 set: a packet with home slot h went the long way
+        var hits = 0
+        for i in 0..<n where s.homes[i] >= 0 {
+            let f = s.fields + i
+            let home = s.homes[i]
+            let bit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: home & 63)
+            if longWay & bit == 0 && !f.pointee.isFragment,
+               let h = flows.established(FlowKey(tenant: tenant, fields: f.pointee), home: home, tcpFlags: f.pointee.tcpFlags,
+                                         now: now, epoch: epoch),
+               fromUplink || (h.source != CompiledPolicy.noEndpoint && tables.endpoint(h.source, hasMAC: f.pointee.srcMAC, port: ingress)) {
+                flows.refresh(slot: h.slot, now: now)
+                hits &+= 1
+                rules.prefetch(h.rule)
+                s.notes[i] = VerdictNote(contract: h.contract, rule: h.rule, log: h.log)
+                outs[i] = output(pkts[i], f, to: GroupMatch(group: CompiledPolicy.noGroup, endpoint: h.destination), tenant: tenant,
+                                 ingress: ingress, tables: tables)
+            } else {
+                longWay |= bit
+            }
+        }
+        // The rule counters of the packets decided (prefetched above), in a second pass.
+        if hits > 0 {
+            for i in 0..<n where s.homes[i] >= 0 && outs[i] != pending {
+                rules.count(s.notes[i].rule, bytes: Int(cdpdk_mbuf_data_len(pkts[i])), allowed: true)
+            }
+        }
+        flows.countHits(hits)
+        return hits
     }
 
     /// Broadcast and multicast inside the tenant only: every port of the tenant but the ingress one.

@@ -40,6 +40,12 @@ struct BurstScratch {
     /// addresses resolve to, looked up once for the whole burst.
     let sources: UnsafeMutablePointer<GroupMatch>
     let destinations: UnsafeMutablePointer<GroupMatch>
+    /// Per packet: the home slot of its connection in the flow table (-1: none), for the
+    /// established fast path.
+    let homes: UnsafeMutablePointer<Int>
+    /// Per tracked packet: the slot of its connection when conntrack found it the common
+    /// way (-1 otherwise), where the pipeline remembers how it was forwarded.
+    let hitSlots: UnsafeMutablePointer<Int32>
 
     init(burst: Int) {
         fields = .allocate(capacity: burst)
@@ -56,5 +62,9 @@ struct BurstScratch {
         sources.initialize(repeating: GroupMatch.noMatch, count: burst)
         destinations = .allocate(capacity: burst)
         destinations.initialize(repeating: GroupMatch.noMatch, count: burst)
+        homes = .allocate(capacity: burst)
+        homes.initialize(repeating: -1, count: burst)
+        hitSlots = .allocate(capacity: burst)
+        hitSlots.initialize(repeating: -1, count: burst)
     }
 }

@@ -52,8 +52,7 @@ struct ConntrackTests {
             #expect(a.hash == b.hash && a.hash == CanonicalFlowKey.hash(k) && a.hash == CanonicalFlowKey.hash(k.reversed))
             #expect((a.aHi, a.aLo, a.aPort) <= (a.bHi, a.bLo, a.bPort))
             #expect(a.srcIsA + b.srcIsA == 1 || (k.src == k.dst && k.srcPort == k.dstPort))
-            var e = FlowEntry(a, state: FlowStateCode.udp, expires: 1, epoch: 1, rule: 0, contract: 0, origGroup: 1,
-                              replyGroup: 2, flags: 0)
+            var e = FlowEntry(a, state: FlowStateCode.udp, expires: 1, epoch: 1, rule: 0, contract: 0, flags: 0)
             #expect(e.hash == a.hash && a.matches(&e))
             withUnsafePointer(to: &e) { p in
                 let fr = a.tail, rv = UInt64(a.bPort) | UInt64(a.aPort) << 16 | a.tail & ~0xFFFF_FFFF
@@ -154,6 +153,53 @@ struct ConntrackTests {
         let again = h.send(F.tcp(c, s, dport: 5432, flags: Self.syn))
         #expect(again.allowed && again.flow == .new && h.table.count == 1)
         #expect(h.table.stateName(of: FlowKey(tenant: 0, fields: F.tcp(c, s, dport: 5432))) == "syn_sent")
+    }
+
+    /// The established fast path reads a connection only once the pipeline remembered its
+    /// endpoints, in either direction, under the epoch in force; TCP only while established
+    /// and without SYN, FIN or RST; and it sees groups and endpoints move with their entry.
+    @Test func establishedFastPathNeedsRememberedEndpointsAndTheCurrentEpoch() {
+        let h = Harness()
+        let out = F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 5555), back = F.udp("10.0.3.1", "10.0.2.1", dport: 5555, sport: 53)
+        let k = FlowKey(tenant: 0, fields: out), r = FlowKey(tenant: 0, fields: back)
+        #expect(h.send(out).flow == .new)
+        let home = h.table.home(of: k)
+        #expect(home == h.table.home(of: r))
+        #expect(h.table.established(k, home: home, tcpFlags: 0, now: 1, epoch: 1) == nil)   // endpoints not known yet
+        let slot = CanonicalFlowKey(k).matches(h.table.slots + home) ? home : (home + 1) & h.table.mask
+        h.table.remember(slot: slot, key: k, source: 7, destination: CompiledPolicy.noEndpoint, epoch: 1)
+        let hit = h.table.established(k, home: home, tcpFlags: 0, now: 1, epoch: 1)
+        #expect(hit?.source == 7 && hit?.destination == CompiledPolicy.noEndpoint && hit?.slot == slot)
+        #expect(hit?.rule == h.send(out, at: 1).rule)
+        let reply = h.table.established(r, home: home, tcpFlags: 0, now: 1, epoch: 1)
+        #expect(reply?.source == CompiledPolicy.noEndpoint && reply?.destination == 7)
+        // Another epoch: nothing until the long path took the connection again and remembered.
+        #expect(h.table.established(k, home: home, tcpFlags: 0, now: 1, epoch: 2) == nil)
+        h.replace(ConntrackTests.spec(), epoch: 2)
+        #expect(h.send(out, at: 2).allowed)   // rechecked under epoch 2
+        #expect(h.table.established(k, home: home, tcpFlags: 0, now: 2, epoch: 2) == nil)
+        h.table.remember(slot: slot, key: k, source: 0xFF_FFFE, destination: 3, epoch: 2)
+        #expect(h.table.established(k, home: home, tcpFlags: 0, now: 2, epoch: 2)?.source == 0xFF_FFFE)
+        h.table.remember(slot: slot, key: k, source: 0xFF_FFFF, destination: 3, epoch: 2)   // does not fit 24 bits: ignored
+        #expect(h.table.established(k, home: home, tcpFlags: 0, now: 2, epoch: 2)?.source == 0xFF_FFFE)
+        // Expired: the long path decides.
+        let udpTimeout = UInt64(ConntrackTimeouts().udp * Double(ConntrackTests.hz)) + 10
+        #expect(h.table.established(k, home: home, tcpFlags: 0, now: udpTimeout, epoch: 2) == nil)
+
+        // TCP: only established, without SYN, FIN or RST.
+        let t = Harness()
+        let syn = F.tcp("10.0.2.1", "10.0.3.1", dport: 5432, sport: 7000, flags: ConntrackTests.syn)
+        let tk = FlowKey(tenant: 0, fields: syn)
+        #expect(t.send(syn).flow == .new)
+        #expect(t.send(F.tcp("10.0.3.1", "10.0.2.1", dport: 7000, sport: 5432, flags: ConntrackTests.synAck)).allowed)
+        let th = t.table.home(of: tk)
+        let ts = CanonicalFlowKey(tk).matches(t.table.slots + th) ? th : (th + 1) & t.table.mask
+        t.table.remember(slot: ts, key: tk, source: 1, destination: 2, epoch: 1)
+        #expect(t.table.established(tk, home: th, tcpFlags: ConntrackTests.ack, now: 1, epoch: 1) == nil)   // still SYN_RECEIVED
+        #expect(t.send(F.tcp("10.0.2.1", "10.0.3.1", dport: 5432, sport: 7000, flags: ConntrackTests.ack)).allowed)
+        #expect(t.table.established(tk, home: th, tcpFlags: ConntrackTests.ack, now: 1, epoch: 1)?.destination == 2)
+        #expect(t.table.established(tk, home: th, tcpFlags: ConntrackTests.fin, now: 1, epoch: 1) == nil)
+        #expect(t.table.established(tk, home: th, tcpFlags: ConntrackTests.rst, now: 1, epoch: 1) == nil)
     }
 
     @Test func udpAndIcmpEcho() {

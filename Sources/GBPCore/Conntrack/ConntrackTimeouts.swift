@@ -25,6 +25,9 @@ public struct ConntrackTimeouts: Sendable, Equatable {
 public struct ConntrackCounters: Sendable, Equatable {
     /// Packets of a live, known connection (either direction).
     public var hits: UInt64 = 0
+    /// Of those, packets the established fast path decided from the connection's entry
+    /// alone (the endpoints of both ends remembered there), without the endpoint lookups.
+    public var fastPath: UInt64 = 0
     /// Connections admitted.
     public var newFlows: UInt64 = 0
     /// New connections refused because the table was full (`conntrackFull`).

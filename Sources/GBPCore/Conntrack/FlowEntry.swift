@@ -26,6 +26,8 @@ enum FlowFlag {
     @inlinable static var keep: UInt8 { 0x04 }
     @inlinable static var finOrig: UInt8 { 0x08 }
     @inlinable static var finReply: UInt8 { 0x10 }
+    /// The entry's endpoints are those of its addresses under its epoch (`FlowTable.remember`).
+    @inlinable static var endpointsKnown: UInt8 { 0x20 }
 }
 
 /// One connection, in one 64-byte slot (one cache line). The key is canonical: side A is
@@ -33,7 +35,10 @@ enum FlowFlag {
 ///
 /// The lookup compares keys as five 64-bit words: the four address words, then the word
 /// at byte 32 that holds aPort, bPort, tenant and proto (and the state in its top byte).
-/// `FlowTable.init` checks this layout.
+/// `FlowTable.init` checks this layout. The groups of the two ends, which only the
+/// verdicts of the long path carry, live beside the slots (`FlowTable.groupWords`), so
+/// that the line holds what the established fast path needs: the key, the state, the
+/// verdict and the endpoints of both ends.
 @frozen @usableFromInline
 struct FlowEntry {
     @usableFromInline var aHi: UInt64
@@ -49,33 +54,69 @@ struct FlowEntry {
     @usableFromInline var expires: UInt64
     /// Epoch of the policy the verdict below was taken under.
     @usableFromInline var epoch: UInt32
-    @usableFromInline var rule: UInt32
+    /// The deciding rule in the low 24 bits (all ones: none), the `FlowFlag`s in the top 8.
+    @usableFromInline var ruleAndFlags: UInt32
     @usableFromInline var contract: UInt16
-    /// Groups of the side that opened the connection and of the other side (adjacent:
-    /// read as one word and swapped for replies).
-    @usableFromInline var origGroup: UInt16
-    @usableFromInline var replyGroup: UInt16
-    @usableFromInline var flags: UInt8
-    @usableFromInline var _pad: UInt8 = 0
+    /// The endpoints that side A's and side B's addresses resolve to under `epoch`
+    /// (valid with `FlowFlag.endpointsKnown`), 24 bits each: the low 16 bits of A's and of
+    /// B's, then their high 8 bits (A's in the low byte).
+    @usableFromInline var endsA: UInt16 = 0
+    @usableFromInline var endsB: UInt16 = 0
+    @usableFromInline var endsHigh: UInt16 = 0
+
+    /// The 24-bit form of "no endpoint" (`CompiledPolicy.noEndpoint`).
+    @inlinable static var noEndpoint24: UInt32 { 0xFF_FFFF }
 
     @inlinable
-    init(_ k: CanonicalFlowKey, state: UInt8, expires: UInt64, epoch: UInt32, rule: UInt32, contract: UInt16,
-         origGroup: UInt16, replyGroup: UInt16, flags: UInt8) {
+    init(_ k: CanonicalFlowKey, state: UInt8, expires: UInt64, epoch: UInt32, rule: UInt32, contract: UInt16, flags: UInt8) {
         aHi = k.aHi; aLo = k.aLo; bHi = k.bHi; bLo = k.bLo; aPort = k.aPort; bPort = k.bPort
         tenant = k.tenant; proto = k.proto; self.state = state; self.expires = expires; self.epoch = epoch
-        self.rule = rule; self.contract = contract; self.origGroup = origGroup; self.replyGroup = replyGroup
-        self.flags = flags
+        ruleAndFlags = FlowEntry.rule24(rule) | UInt32(flags) &<< 24
+        self.contract = contract
     }
 
-    /// True when the layout is the one `CanonicalFlowKey.matches` and `FlowTable.groups` read.
+    /// Rule ids past 24 bits (a policy of more than 16 million rules) are kept as none:
+    /// such a connection is still tracked, its packets are not counted per rule.
+    @inlinable @inline(__always)
+    static func rule24(_ rule: UInt32) -> UInt32 { rule < 0xFF_FFFF ? rule : 0xFF_FFFF }
+
+    @inlinable var rule: UInt32 {
+        @inline(__always) get {
+            let r = ruleAndFlags & 0xFF_FFFF
+            return r == 0xFF_FFFF ? CompiledRule.none : r
+        }
+        set { ruleAndFlags = ruleAndFlags & 0xFF00_0000 | FlowEntry.rule24(newValue) }
+    }
+
+    @inlinable var flags: UInt8 {
+        @inline(__always) get { UInt8(truncatingIfNeeded: ruleAndFlags &>> 24) }
+        set { ruleAndFlags = ruleAndFlags & 0xFF_FFFF | UInt32(newValue) &<< 24 }
+    }
+
+    /// The endpoints of sides A and B (`CompiledPolicy.noEndpoint`: none).
+    @inlinable var endpoints: (a: UInt32, b: UInt32) {
+        @inline(__always) get {
+            let a = UInt32(endsA) | UInt32(endsHigh & 0xFF) &<< 16, b = UInt32(endsB) | UInt32(endsHigh &>> 8) &<< 16
+            return (a == FlowEntry.noEndpoint24 ? CompiledPolicy.noEndpoint : a, b == FlowEntry.noEndpoint24 ? CompiledPolicy.noEndpoint : b)
+        }
+    }
+
+    /// Sets the endpoints of sides A and B (each below 2^24 - 1, or `noEndpoint`).
+    @inlinable @inline(__always)
+    mutating func setEndpoints(a: UInt32, b: UInt32) {
+        let a24 = min(a, FlowEntry.noEndpoint24), b24 = min(b, FlowEntry.noEndpoint24)
+        endsA = UInt16(truncatingIfNeeded: a24)
+        endsB = UInt16(truncatingIfNeeded: b24)
+        endsHigh = UInt16(truncatingIfNeeded: a24 &>> 16) | UInt16(truncatingIfNeeded: b24 &>> 16) &<< 8
+    }
+
+    /// True when the layout is the one `CanonicalFlowKey.matches` reads.
     static var hasKeyWordLayout: Bool {
         MemoryLayout<FlowEntry>.stride == 64 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.aHi) == 0
             && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.aLo) == 8 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.bHi) == 16
             && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.bLo) == 24 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.aPort) == 32
             && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.bPort) == 34 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.tenant) == 36
             && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.proto) == 38 && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.state) == 39
-            && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.origGroup) == 58
-            && MemoryLayout<FlowEntry>.offset(of: \FlowEntry.replyGroup) == 60
     }
 
     @inlinable @inline(__always)

@@ -23,8 +23,8 @@ struct BurstFlowSlot {
 
 /// Connection tracking for one worker: a linear-probing hash table of fixed capacity over
 /// one allocation of 64-byte entries (one cache line each, key and state together, at a
-/// load of at most 1/2, so a hit mostly reads one line), allocated at init and never
-/// again. Single-threaded:
+/// load of at most 1/2, so a hit mostly reads one line) followed by the groups of each
+/// entry's two ends (4 bytes a slot), allocated at init and never again. Single-threaded:
 /// give each worker its own table (RSS keeps both directions of a connection on one worker
 /// when the key is symmetric).
 ///
@@ -44,6 +44,9 @@ struct BurstFlowSlot {
 @frozen
 public struct FlowTable: @unchecked Sendable {
     @usableFromInline let slots: UnsafeMutablePointer<FlowEntry>
+    /// Per slot: the groups of the side that opened the connection (low 16 bits) and of
+    /// the other side (high 16 bits), read as one word and swapped for replies.
+    @usableFromInline let groupWords: UnsafeMutablePointer<UInt32>
     @usableFromInline let mask: Int
     @usableFromInline let state: UnsafeMutablePointer<FlowTableState>
     /// Timeout in ticks per `FlowStateCode`.
@@ -63,7 +66,7 @@ public struct FlowTable: @unchecked Sendable {
     /// `tenantLimit` caps the connections of each tenant (nil or more than `capacity`: no cap).
     public init(capacity: Int, ticksPerSecond: UInt64, timeouts: ConntrackTimeouts = ConntrackTimeouts(), tenantLimit: Int? = nil) {
         let bytes = FlowTable.bytesNeeded(capacity: capacity)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let raw = TableMemory.allocate(bytes: bytes)  // on huge pages when it is large: see TableMemory
         self.init(capacity: capacity, ticksPerSecond: ticksPerSecond, timeouts: timeouts, tenantLimit: tenantLimit, memory: raw, owned: true)
     }
 
@@ -82,7 +85,9 @@ public struct FlowTable: @unchecked Sendable {
     }
 
     /// Bytes of slot memory for a table of `capacity` connections.
-    public static func bytesNeeded(capacity: Int) -> Int { slotCount(capacity: capacity) * MemoryLayout<FlowEntry>.stride }
+    public static func bytesNeeded(capacity: Int) -> Int {
+        slotCount(capacity: capacity) * (MemoryLayout<FlowEntry>.stride + MemoryLayout<UInt32>.stride)
+    }
 
     static func slotCount(capacity: Int) -> Int {
         var n = 16
@@ -99,8 +104,9 @@ public struct FlowTable: @unchecked Sendable {
         precondition(FlowEntry.hasKeyWordLayout, "FlowEntry layout changed: see CanonicalFlowKey.matches")
         let n = FlowTable.slotCount(capacity: capacity)
         mask = n - 1
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: n * MemoryLayout<FlowEntry>.stride)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: FlowTable.bytesNeeded(capacity: capacity))
         slots = raw.bindMemory(to: FlowEntry.self, capacity: n)
+        groupWords = (raw + n * MemoryLayout<FlowEntry>.stride).bindMemory(to: UInt32.self, capacity: n)
         state = .allocate(capacity: 1)
         state.initialize(to: FlowTableState(count: 0, sweepCursor: 0, ownsSlots: owned, counters: ConntrackCounters(),
                                             tenantLimit: min(max(tenantLimit ?? self.capacity, 1), self.capacity),
@@ -117,7 +123,7 @@ public struct FlowTable: @unchecked Sendable {
 
     /// Frees the table. Call once, when no thread uses it.
     public func deallocate() {
-        if state.pointee.ownsSlots { UnsafeMutableRawPointer(slots).deallocate() }
+        if state.pointee.ownsSlots { TableMemory.deallocate(UnsafeMutableRawPointer(slots), bytes: FlowTable.bytesNeeded(capacity: capacity)) }
         tenantEntries.deallocate()
         state.deallocate()
         timeoutTicks.deallocate()
@@ -159,7 +165,7 @@ public struct FlowTable: @unchecked Sendable {
 
     /// Everything but non-IP frames and ICMP other than echo.
     @inlinable @inline(__always)
-    static func isTracked(_ proto: UInt8, _ f: PacketFields) -> Bool {
+    public static func isTracked(_ proto: UInt8, _ f: PacketFields) -> Bool {
         guard f.kind == .ipv4 || f.kind == .ipv6 else { return false }
         if proto == 1 { return f.icmpType == 8 || f.icmpType == 0 }
         if proto == 58 { return f.icmpType == 128 || f.icmpType == 129 }
@@ -200,9 +206,13 @@ public struct FlowTable: @unchecked Sendable {
     ///    the earlier ones did): compare the two slots with the key in both orientations,
     ///    without a branch on the direction; the common case, a live entry with nothing to
     ///    change but its expiry, inline; anything else by `track` (canonical key, full probe).
+    ///
+    /// `hitSlots`, when given, gets per packet the slot of its connection when it was the
+    /// common hit (for `remember`), else -1.
     @inlinable
     public func track(burst count: Int, keys: UnsafePointer<FlowKey>, fields: UnsafePointer<PacketFields>,
-                      now: UInt64, policy: CompiledPolicy, verdicts: UnsafeMutablePointer<Verdict>) {
+                      now: UInt64, policy: CompiledPolicy, verdicts: UnsafeMutablePointer<Verdict>,
+                      hitSlots: UnsafeMutablePointer<Int32>? = nil) {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 32) { scratch in
             let homes = scratch.baseAddress!
             let slots = self.slots, mask = self.mask, timeouts = self.timeoutTicks, epoch = policy.epoch
@@ -214,6 +224,7 @@ public struct FlowTable: @unchecked Sendable {
                     let home = Int(truncatingIfNeeded: CanonicalFlowKey.hash(keys[start &+ i])) & mask
                     prefetch(slots + home)
                     prefetch(slots + ((home &+ 1) & mask))
+                    prefetch(groupWords + home)
                     homes[i] = home
                 }
                 for i in 0..<n {
@@ -221,6 +232,7 @@ public struct FlowTable: @unchecked Sendable {
                     let f = fields + j
                     let key = keys + j
                     let proto = key.pointee.proto
+                    hitSlots?[j] = -1
                     guard FlowTable.isTracked(proto, f.pointee) else {
                         verdicts[j] = FlowTable.classifyUntracked(tenant: key.pointee.tenant, fields: f, policy: policy)
                         continue
@@ -244,7 +256,8 @@ public struct FlowTable: @unchecked Sendable {
                         e.pointee.expires = now &+ timeouts[Int(entryState)]
                         hits &+= 1
                         // From the opener when the packet's source is the opener's side.
-                        verdicts[j] = FlowTable.hitVerdict(e, fromOrig: 1 ^ (m.srcIsA ^ (e.pointee.flags & FlowFlag.origIsA)))
+                        verdicts[j] = hitVerdict(e, fromOrig: 1 ^ (m.srcIsA ^ (e.pointee.flags & FlowFlag.origIsA)))
+                        hitSlots?[j] = Int32(truncatingIfNeeded: e - slots)
                         continue
                     }
                     verdicts[j] = trackOutOfLine(key, home: home, fields: f, now: now, policy: policy)
@@ -286,8 +299,8 @@ public struct FlowTable: @unchecked Sendable {
 
     /// The verdict of a packet of a live connection; `fromOrig` is 1 when it comes from the opener.
     @inlinable @inline(__always)
-    static func hitVerdict(_ e: UnsafePointer<FlowEntry>, fromOrig: UInt8) -> Verdict {
-        let g = FlowTable.groups(e, fromOrig: fromOrig)
+    func hitVerdict(_ e: UnsafePointer<FlowEntry>, fromOrig: UInt8) -> Verdict {
+        let g = groups(e, fromOrig: fromOrig)
         // .established (2) from the opener, .reply (3) from the other side.
         return Verdict(allowed: true, reason: nil, log: e.pointee.flags & FlowFlag.log != 0,
                        flow: unsafeBitCast(3 &- fromOrig, to: FlowState.self),
@@ -319,7 +332,7 @@ public struct FlowTable: @unchecked Sendable {
                 e.pointee.flags = nextFlags
             case .invalid:
                 state.pointee.counters.invalid &+= 1
-                let g = FlowTable.groups(e, fromOrig: fromOrig)
+                let g = groups(e, fromOrig: fromOrig)
                 return Verdict(allowed: false, reason: .conntrackInvalid, flow: fromOrig != 0 ? .established : .reply,
                                srcGroup: g.src, dstGroup: g.dst)
             case .reopen:
@@ -328,14 +341,14 @@ public struct FlowTable: @unchecked Sendable {
         }
         e.pointee.expires = now &+ timeoutTicks[Int(st)]
         state.pointee.counters.hits &+= 1
-        return FlowTable.hitVerdict(e, fromOrig: fromOrig)
+        return hitVerdict(e, fromOrig: fromOrig)
     }
 
     /// The packet's source and destination groups: the entry's (opener, other side)
     /// groups, swapped for a reply, without a branch on the direction.
     @inlinable @inline(__always)
-    static func groups(_ e: UnsafePointer<FlowEntry>, fromOrig: UInt8) -> (src: UInt16, dst: UInt16) {
-        let w = UnsafeRawPointer(e).loadUnaligned(fromByteOffset: 58, as: UInt32.self)  // origGroup | replyGroup << 16
+    func groups(_ e: UnsafePointer<FlowEntry>, fromOrig: UInt8) -> (src: UInt16, dst: UInt16) {
+        let w = groupWords[e - UnsafePointer(slots)]  // origGroup | replyGroup << 16
         let r = UInt32(1 &- fromOrig) &<< 4  // 0 from the opener, 16 for a reply
         let v = w &>> r | w &<< (32 &- r)
         return (UInt16(truncatingIfNeeded: v), UInt16(truncatingIfNeeded: v &>> 16))
@@ -361,12 +374,12 @@ public struct FlowTable: @unchecked Sendable {
         f.tcpFlags = TCPTracker.syn
         let v = policy.classify(tenant: e.pointee.tenant, fields: f)
         e.pointee.epoch = policy.epoch
+        e.pointee.flags &= ~FlowFlag.endpointsKnown   // resolved under the old tables
         if v.allowed {
             let keep = v.contract != CompiledPolicy.noContract && policy.contract(v.contract).keep
             e.pointee.contract = v.contract
             e.pointee.rule = v.rule
-            e.pointee.origGroup = v.srcGroup
-            e.pointee.replyGroup = v.dstGroup
+            groupWords[e - slots] = UInt32(v.srcGroup) | UInt32(v.dstGroup) &<< 16
             e.pointee.flags = (e.pointee.flags & ~(FlowFlag.log | FlowFlag.keep))
                 | (v.log ? FlowFlag.log : 0) | (keep ? FlowFlag.keep : 0)
             return nil
@@ -432,7 +445,8 @@ public struct FlowTable: @unchecked Sendable {
         tenantEntries[Int(k.tenant)] &+= 1
         slots[target] = FlowEntry(
             k, state: initial, expires: now &+ timeoutTicks[Int(initial)], epoch: policy.epoch,
-            rule: v.rule, contract: v.contract, origGroup: v.srcGroup, replyGroup: v.dstGroup, flags: flags)
+            rule: v.rule, contract: v.contract, flags: flags)
+        groupWords[target] = UInt32(v.srcGroup) | UInt32(v.dstGroup) &<< 16
         if !reusing { state.pointee.count &+= 1 }
         if expiredBefore { state.pointee.counters.expired &+= 1 }
         state.pointee.counters.newFlows &+= 1
@@ -481,6 +495,7 @@ public struct FlowTable: @unchecked Sendable {
             let stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j)
             if !stays {
                 slots[hole] = slots[j]
+                groupWords[hole] = groupWords[j]
                 hole = j
             }
         }
