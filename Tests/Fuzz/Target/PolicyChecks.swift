@@ -102,6 +102,38 @@ enum PolicyChecks {
             invariant(got[i] == burstVerdicts[i], "track(burst:) differs from track at packet \(i): \(burstVerdicts[i]) vs \(got[i])")
         }
         invariant(single.count == burst.count && single.count <= 1, "tables hold \(single.count) and \(burst.count) entries")
+        checkEstablished(sequence, tenant: tenant)
+    }
+
+    /// The established fast path: once the pipeline remembered a connection's endpoints, a
+    /// packet it decides is one the long path allows on the same table as a hit of the same
+    /// rule; under another epoch it decides nothing.
+    static func checkEstablished(_ sequence: [PacketFields], tenant: UInt16) {
+        let policy = FuzzPolicy.compiled
+        burst.removeAll()
+        let keys = sequence.map { FlowKey(tenant: tenant, fields: $0) }
+        var verdicts = [Verdict](repeating: .drop(.runtFrame), count: sequence.count)
+        var slots = [Int32](repeating: -1, count: sequence.count)
+        verdicts.withUnsafeMutableBufferPointer { v in
+            slots.withUnsafeMutableBufferPointer { s in
+                burst.track(burst: sequence.count, keys: keys, fields: sequence, now: 10, policy: policy, verdicts: v.baseAddress!,
+                            hitSlots: s.baseAddress!)
+            }
+        }
+        for j in sequence.indices where slots[j] >= 0 {
+            invariant(verdicts[j].allowed && (verdicts[j].flow == .established || verdicts[j].flow == .reply),
+                      "a hit slot for a packet that was no hit: \(verdicts[j])")
+            burst.remember(slot: Int(slots[j]), key: keys[j], source: 1, destination: 2, epoch: policy.epoch)
+        }
+        for (q, k) in zip(sequence, keys) {
+            let home = burst.home(of: k)
+            invariant(burst.established(k, home: home, tcpFlags: q.tcpFlags, now: 10, epoch: policy.epoch &+ 1) == nil,
+                      "the fast path decided under a stale epoch")
+            guard let h = burst.established(k, home: home, tcpFlags: q.tcpFlags, now: 10, epoch: policy.epoch) else { continue }
+            let v = burst.track(key: k, fields: q, now: 10, policy: policy)
+            invariant(v.allowed && v.flow != .new && v.rule == h.rule && v.contract == h.contract,
+                      "the fast path decided \(h) where the long path says \(v)")
+        }
     }
 
     /// A small table kept across inputs, its clock running: it never holds more than its
