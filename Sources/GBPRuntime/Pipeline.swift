@@ -82,6 +82,12 @@ enum Pipeline {
     }
 
     /// Carries out the burst's outcomes. `flood` handles `floodAll`/`floodTenant`.
+    ///
+    /// A burst that is not all for one port is mostly one port and a few drops (what the
+    /// policy denies): the packets for the port of the first forwarded one are gathered at
+    /// the front of `pkts` (read in order, so nothing unread is overwritten) and leave in
+    /// one tx burst; packets for other ports go through their ports' tx buffers, drops are
+    /// freed. A flood first sends what was gathered, so the port sees the burst's order.
     @inline(__always)
     static func deliver(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, outs: UnsafeMutablePointer<Int32>,
                         ingress: Int, tx: UnsafeMutableBufferPointer<TxPortRef>, counters: WorkerCounters,
@@ -94,12 +100,27 @@ enum Pipeline {
             sendBurst(pkts, count: n, port: Int(first), tx: tx, counters: counters)
             return
         }
+        var main: Int32 = -1
+        var gathered = 0
         for i in 0..<n {
             let o = outs[i]
-            if o >= 0 { send(pkts[i], port: Int(o), tx: tx, counters: counters) }
-            else if o > -1000 { flood(pkts[i], o) }
-            else { drop(pkts[i], Outcome.reason(o), ingress: ingress, counters: counters) }
+            let m = pkts[i]
+            if o >= 0 {
+                if main < 0 { main = o }
+                if o == main {
+                    pkts[gathered] = m
+                    gathered &+= 1
+                } else {
+                    send(m, port: Int(o), tx: tx, counters: counters)
+                }
+            } else if o > -1000 {
+                if gathered > 0 { sendBurst(pkts, count: gathered, port: Int(main), tx: tx, counters: counters); gathered = 0 }
+                flood(m, o)
+            } else {
+                drop(m, Outcome.reason(o), ingress: ingress, counters: counters)
+            }
         }
+        if gathered > 0 { sendBurst(pkts, count: gathered, port: Int(main), tx: tx, counters: counters) }
     }
 
     /// A whole burst for one port goes straight to its tx queue (after what is
