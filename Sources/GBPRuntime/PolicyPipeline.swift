@@ -146,7 +146,9 @@ enum PolicyPipeline {
             flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts,
                         hitSlots: s.hitSlots)
             let hits = Int(truncatingIfNeeded: flows.counters.hits &- hitsBefore)
-            local.pointee.newFlowHeavy = hits * 2 < t - fastHits   // fast hits were counted already
+            // Fewer than half of the tracked packets (these t and the fast path's) were hits:
+            // (hits + fastHits) * 2 < t + fastHits.
+            local.pointee.newFlowHeavy = hits * 2 < t - fastHits
             for j in 0..<t where s.verdicts[j].decidedByRule { rules.prefetch(s.verdicts[j].rule) }
         } else if fastHits > 0 {
             local.pointee.newFlowHeavy = false

@@ -41,18 +41,14 @@ extension FlowTable {
     /// caller calls `refresh` once it accepts the packet.
     @inlinable @inline(__always)
     public func established(_ key: FlowKey, home: Int, tcpFlags: UInt8, now: UInt64, epoch: UInt32) -> EstablishedHit? {
-        let sh = key.src.hi, sl = key.src.lo, dh = key.dst.hi, dl = key.dst.lo
-        let sp = UInt64(key.srcPort), dp = UInt64(key.dstPort)
         let proto = key.proto
-        let rest = UInt64(key.tenant) &<< 32 | UInt64(proto) &<< 48
-        let fwdTail = sp | dp &<< 16 | rest, revTail = dp | sp &<< 16 | rest
         var slot = home
         var e = slots + slot
-        var m = FlowTable.mismatch(e, sh, sl, dh, dl, fwdTail, revTail)
+        var m = FlowTable.mismatch(e, key)
         if m.both != 0 {
             slot = (home &+ 1) & mask
             e = slots + slot
-            m = FlowTable.mismatch(e, sh, sl, dh, dl, fwdTail, revTail)
+            m = FlowTable.mismatch(e, key)
             if m.both != 0 { return nil }
         }
         let st = e.pointee.state
@@ -89,10 +85,7 @@ extension FlowTable {
         let fits = { (id: UInt32) in id < FlowEntry.noEndpoint24 || id == CompiledPolicy.noEndpoint }
         guard fits(source) && fits(destination) else { return }
         let e = slots + slot
-        let sh = key.src.hi, sl = key.src.lo, dh = key.dst.hi, dl = key.dst.lo
-        let sp = UInt64(key.srcPort), dp = UInt64(key.dstPort)
-        let rest = UInt64(key.tenant) &<< 32 | UInt64(key.proto) &<< 48
-        let m = FlowTable.mismatch(e, sh, sl, dh, dl, sp | dp &<< 16 | rest, dp | sp &<< 16 | rest)
+        let m = FlowTable.mismatch(e, key)
         guard m.both == 0 && e.pointee.epoch == epoch else { return }
         if m.srcIsA != 0 {
             e.pointee.setEndpoints(a: source, b: destination)

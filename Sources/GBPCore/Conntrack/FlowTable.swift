@@ -238,16 +238,12 @@ public struct FlowTable: @unchecked Sendable {
                         continue
                     }
                     // The entry holds the key in canonical order: the packet's in either direction.
-                    let sh = key.pointee.src.hi, sl = key.pointee.src.lo, dh = key.pointee.dst.hi, dl = key.pointee.dst.lo
-                    let sp = UInt64(key.pointee.srcPort), dp = UInt64(key.pointee.dstPort)
-                    let rest = UInt64(key.pointee.tenant) &<< 32 | UInt64(proto) &<< 48
-                    let fwdTail = sp | dp &<< 16 | rest, revTail = dp | sp &<< 16 | rest
                     let home = homes[i]
                     var e = slots + home
-                    var m = FlowTable.mismatch(e, sh, sl, dh, dl, fwdTail, revTail)
+                    var m = FlowTable.mismatch(e, key.pointee)
                     if m.both != 0 {
                         e = slots + ((home &+ 1) & mask)
-                        m = FlowTable.mismatch(e, sh, sl, dh, dl, fwdTail, revTail)
+                        m = FlowTable.mismatch(e, key.pointee)
                     }
                     let entryState = e.pointee.state
                     if m.both == 0 && e.pointee.expires > now && e.pointee.epoch == epoch
@@ -288,6 +284,14 @@ public struct FlowTable: @unchecked Sendable {
         let revZero = (~rev & (rev &- 1)) &>> 63
         let free = w4 &>> 56 == UInt64(FlowStateCode.free) ? 1 as UInt64 : 0
         return ((fwdZero | revZero) ^ 1 | free, UInt8(truncatingIfNeeded: fwdZero))
+    }
+
+    /// `mismatch` for the key of a packet (`FlowKey`, in the packet's direction).
+    @inlinable @inline(__always)
+    static func mismatch(_ e: UnsafePointer<FlowEntry>, _ key: FlowKey) -> (both: UInt64, srcIsA: UInt8) {
+        let sp = UInt64(key.srcPort), dp = UInt64(key.dstPort)
+        let rest = UInt64(key.tenant) &<< 32 | UInt64(key.proto) &<< 48
+        return mismatch(e, key.src.hi, key.src.lo, key.dst.hi, key.dst.lo, sp | dp &<< 16 | rest, dp | sp &<< 16 | rest)
     }
 
     /// A burst packet that is not the common hit.
