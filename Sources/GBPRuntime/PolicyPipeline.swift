@@ -67,10 +67,15 @@ enum PolicyPipeline {
                     if !fastPath {
                         policy.endpoints.prefetchDisplacement(tenant: tenant, ip: f.pointee.src)
                         policy.endpoints.prefetchDisplacement(tenant: tenant, ip: f.pointee.dst)
-                    } else if FlowTable.isTracked(f.pointee.ipProto, f.pointee) && !f.pointee.isLaterFragment {
+                    }
+                    if FlowTable.isTracked(f.pointee.ipProto, f.pointee) && !f.pointee.isLaterFragment {
                         let home = flows.home(of: FlowKey(tenant: tenant, fields: f.pointee))
-                        flows.prefetchSlot(home)
-                        s.homes[i] = home
+                        if fastPath {
+                            flows.prefetchSlot(home)
+                            s.homes[i] = home
+                        } else {
+                            flows.prefetchForAdmission(home)
+                        }
                     }
                 }
             }

@@ -36,6 +36,15 @@ extension FlowTable {
     @inlinable @inline(__always)
     public func prefetchSlot(_ slot: Int) { prefetch(UnsafeRawPointer(slots + slot)) }
 
+    /// Starts loading what admitting a connection at `home` reads and writes: the slot and
+    /// the next (where linear probing may place it) and the slot's group word.
+    @inlinable @inline(__always)
+    public func prefetchForAdmission(_ home: Int) {
+        prefetch(UnsafeRawPointer(slots + home))
+        prefetch(UnsafeRawPointer(slots + ((home &+ 1) & mask)))
+        prefetch(UnsafeRawPointer(groupWords + home))
+    }
+
     /// The connection of `key` when the packet qualifies (see above), else nil: the caller
     /// takes it the long way. Looks at the home slot and the next. Changes nothing: the
     /// caller calls `refresh` once it accepts the packet.
