@@ -14,7 +14,8 @@ public struct WorkerPolicyState {
     public var flowLog: CaptureRing?
     public var logDenied = false
     /// Most packets of the last tracked burst missed conntrack (new flows): the pipeline
-    /// then prefetches rule lines for the next burst.
+    /// then skips the established fast path for the next burst and prefetches what new
+    /// connections need (their slots, their rule lines).
     var newFlowHeavy = false
 
     /// Per-burst scratch of the staged pipeline.
@@ -44,7 +45,7 @@ struct BurstScratch {
     /// established fast path.
     let homes: UnsafeMutablePointer<Int>
     /// Per tracked packet: the slot of its connection when conntrack found it the common
-    /// way (-1 otherwise), where the pipeline remembers how it was forwarded.
+    /// way (-1 otherwise), where the pipeline remembers its endpoints for the fast path.
     let hitSlots: UnsafeMutablePointer<Int32>
 
     init(burst: Int) {

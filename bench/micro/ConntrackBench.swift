@@ -1,7 +1,4 @@
 import GBPCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Conntrack rates: hits with 100k live TCP flows, and new flows admitted.
 enum ConntrackBench {
@@ -13,12 +10,9 @@ enum ConntrackBench {
         guard let policy = try? CompiledPolicy.compile(bench.spec, epoch: 1) else { fatalError("policy rejected") }
         defer { policy.deallocate() }
         let openers = allowedSyns(bench, policy, count: liveFlows)
-        // Slots in transparent huge pages where the kernel allows (the runtime uses DPDK's
-        // hugepage memory for the same reason: 16 MiB of random accesses thrash 4 KiB TLB entries).
-        let capacity = 131_072
-        let memory = HugeMemory(bytes: FlowTable.bytesNeeded(capacity: capacity))
-        defer { memory.free() }
-        let table = FlowTable(capacity: capacity, ticksPerSecond: 1_000_000_000, memory: memory.pointer)
+        // The table allocates its slots on transparent huge pages where the kernel allows, as
+        // in gbpd (`TableMemory`): 8 MiB of random accesses thrash 4 KiB TLB entries.
+        let table = FlowTable(capacity: 131_072, ticksPerSecond: 1_000_000_000)
         defer { table.deallocate() }
 
         // New flows: admit 100k SYNs into an empty table, timed; empty it, untimed.
@@ -107,39 +101,5 @@ enum ConntrackBench {
             }
         }
         return out
-    }
-}
-
-/// Memory aligned to 2 MiB and marked for transparent huge pages. Mapped afresh with
-/// mmap: memory from malloc may be heap pages already faulted in as 4 KiB pages (glibc
-/// serves large blocks from the heap once big blocks have been freed), which madvise
-/// cannot turn into huge pages.
-struct HugeMemory {
-    let pointer: UnsafeMutableRawPointer
-    let mapped: UnsafeMutableRawPointer
-    let mappedSize: Int
-    init(bytes: Int) {
-        let align = 2 << 20
-        let size = (bytes + align - 1) / align * align
-        #if canImport(Glibc)
-        mappedSize = size + align
-        guard let m = mmap(nil, mappedSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              m != MAP_FAILED else { fatalError("out of memory") }
-        mapped = m
-        let aligned = (Int(bitPattern: m) + align - 1) / align * align
-        pointer = UnsafeMutableRawPointer(bitPattern: aligned)!
-        _ = madvise(pointer, size, MADV_HUGEPAGE)
-        #else
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-        mapped = pointer
-        mappedSize = size
-        #endif
-    }
-    func free() {
-        #if canImport(Glibc)
-        munmap(mapped, mappedSize)
-        #else
-        pointer.deallocate()
-        #endif
     }
 }

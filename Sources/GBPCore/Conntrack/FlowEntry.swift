@@ -101,7 +101,11 @@ struct FlowEntry {
         }
     }
 
-    /// Sets the endpoints of sides A and B (each below 2^24 - 1, or `noEndpoint`).
+    /// Whether endpoint id `id` (or `CompiledPolicy.noEndpoint`) has a 24-bit form.
+    @inlinable @inline(__always)
+    static func fits24(_ id: UInt32) -> Bool { id < noEndpoint24 || id == CompiledPolicy.noEndpoint }
+
+    /// Sets the endpoints of sides A and B (each `fits24`).
     @inlinable @inline(__always)
     mutating func setEndpoints(a: UInt32, b: UInt32) {
         let a24 = min(a, FlowEntry.noEndpoint24), b24 = min(b, FlowEntry.noEndpoint24)

@@ -90,9 +90,7 @@ extension FlowTable {
     /// of the burst may have moved entries), or when an endpoint id does not fit 24 bits.
     @inlinable
     public func remember(slot: Int, key: FlowKey, source: UInt32, destination: UInt32, epoch: UInt32) {
-        guard slot >= 0 && slot <= mask else { return }
-        let fits = { (id: UInt32) in id < FlowEntry.noEndpoint24 || id == CompiledPolicy.noEndpoint }
-        guard fits(source) && fits(destination) else { return }
+        guard slot >= 0 && slot <= mask && FlowEntry.fits24(source) && FlowEntry.fits24(destination) else { return }
         let e = slots + slot
         let m = FlowTable.mismatch(e, key)
         guard m.both == 0 && e.pointee.epoch == epoch else { return }
