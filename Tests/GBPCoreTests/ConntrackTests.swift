@@ -202,6 +202,27 @@ struct ConntrackTests {
         #expect(t.table.established(tk, home: th, tcpFlags: ConntrackTests.rst, now: 1, epoch: 1) == nil)
     }
 
+    /// The fast path moves a connection's expiry in steps of 1/64 of its timeout: a packet
+    /// within a step writes nothing, the first one past it moves the expiry.
+    @Test func fastPathRefreshMovesTheExpiryInSteps() {
+        let h = Harness()
+        let out = F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 5555)
+        let k = FlowKey(tenant: 0, fields: out)
+        #expect(h.send(out, at: 100).flow == .new)
+        let home = h.table.home(of: k)
+        let slot = CanonicalFlowKey(k).matches(h.table.slots + home) ? home : (home + 1) & h.table.mask
+        let entry = h.table.slots + slot
+        let timeout = UInt64(ConntrackTimeouts().udp * Double(ConntrackTests.hz)), step = timeout >> 6
+        #expect(step > 1 && entry.pointee.expires == 100 + timeout)
+        h.table.refresh(slot: slot, now: 100 + step)
+        #expect(entry.pointee.expires == 100 + timeout)
+        h.table.refresh(slot: slot, now: 101 + step)
+        #expect(entry.pointee.expires == 101 + step + timeout)
+        h.table.remember(slot: slot, key: k, source: 1, destination: 2, epoch: 1)
+        #expect(h.table.established(k, home: home, tcpFlags: 0, now: 100 + timeout + step, epoch: 1)?.destination == 2)
+        #expect(h.table.established(k, home: home, tcpFlags: 0, now: 101 + step + timeout, epoch: 1) == nil)
+    }
+
     @Test func udpAndIcmpEcho() {
         let h = Harness()
         #expect(h.send(F.udp("10.0.2.1", "10.0.3.1", dport: 53, sport: 5555)).flow == .new)

@@ -395,6 +395,26 @@ private let dropCases: [ParserDropCase] = [
         #expect(r == nil && f.kind == .other)
     }
 
+    /// `parse` first tries the common shape (untagged IPv4 without options or
+    /// fragmentation, TCP or UDP): it must take exactly those frames, well formed, and
+    /// fill what the general parser fills; everything else is left to the general parser.
+    @Test func commonShapeTakesPlainTCPAndUDPOverIPv4Only() {
+        let plain = [tcp4(), tcp4(30, options: [1, 1, 1, 1]), udp4(), udp4(18), patched(udp4(), [20: 0x40])]   // the last: DF set
+        let ipOptions = PacketBuilder.ipv4Packet(src: v4A, dst: v4B, proto: 6, payload: Array(tcp4()[34..<54]), options: [1, 1, 1, 1])
+        let others = dropCases.map(\.frame) + [tcp4(vlans: [7]), tcp6(), udp6(), arpRequest,
+            PacketBuilder.ethernet(dst: macB, src: macA, etherType: 0x0800, payload: ipOptions),
+            PacketBuilder.icmpEcho(srcMAC: macA, dstMAC: macB, src: v4A, dst: v4B, id: 1),
+            PacketBuilder.sctp(srcMAC: macA, dstMAC: macB, src: v4A, dst: v4B, srcPort: 1, dstPort: 2),
+            v4Fragment(offset: 0, more: true, payload: PacketBuilder.pattern(count: 24))]
+        for (frame, common) in plain.map({ ($0, true) }) + others.map({ ($0, false) }) {
+            var fast = PacketFields(), general = PacketFields()
+            let took = frame.withUnsafeBytes { PacketParser.parseCommonShape($0.baseAddress!, length: $0.count, into: &fast) }
+            let reason = frame.withUnsafeBytes { PacketParser.parseGeneral($0.baseAddress!, length: $0.count, into: &general) }
+            #expect(took == common, "common shape \(took) for \(frame.count) bytes, general parser: \(reason?.name ?? "parsed")")
+            if took { #expect(reason == nil && fast == general) }
+        }
+    }
+
     @Test func fieldsDoNotLeakBetweenParses() {
         var f = PacketFields()
         #expect(PacketParser.parse(tcp4(vlans: [1, 2]), into: &f) == nil)

@@ -17,7 +17,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// The IPv4 address in host order; meaningful only when `isIPv4`.
     @inlinable public var v4: UInt32 { UInt32(truncatingIfNeeded: lo) }
 
-    public static let zero = IPAddress(hi: 0, lo: 0)
+    @inlinable public static var zero: IPAddress { IPAddress(hi: 0, lo: 0) }
 
     /// Reads 4 network-order octets at `p`.
     @inlinable

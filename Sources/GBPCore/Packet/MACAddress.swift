@@ -7,8 +7,8 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     @inlinable
     public init(raw: UInt64) { self.raw = raw & 0xFFFF_FFFF_FFFF }
 
-    public static let broadcast = MACAddress(raw: 0xFFFF_FFFF_FFFF)
-    public static let zero = MACAddress(raw: 0)
+    @inlinable public static var broadcast: MACAddress { MACAddress(raw: 0xFFFF_FFFF_FFFF) }
+    @inlinable public static var zero: MACAddress { MACAddress(raw: 0) }
 
     /// Reads the six octets at `bytes` (the caller checks the bounds).
     @inlinable @inline(__always)

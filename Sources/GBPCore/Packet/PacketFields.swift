@@ -1,7 +1,7 @@
 /// What the parser extracts from one frame: the input of ingress checks,
 /// the classifier and connection tracking. A plain value, filled in place.
 @frozen
-public struct PacketFields: Sendable {
+public struct PacketFields: Equatable, Sendable {
     @frozen
     public enum Kind: UInt8, Sendable {
         case other = 0      // an Ethernet frame carrying something else (forwarded at L2 only)
