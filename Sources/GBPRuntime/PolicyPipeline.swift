@@ -70,12 +70,8 @@ enum PolicyPipeline {
                     }
                     if FlowTable.isTracked(f.pointee.ipProto, f.pointee) && !f.pointee.isLaterFragment {
                         let home = flows.home(of: FlowKey(tenant: tenant, fields: f.pointee))
-                        if fastPath {
-                            flows.prefetchSlot(home)
-                            s.homes[i] = home
-                        } else {
-                            flows.prefetchForAdmission(home)
-                        }
+                        s.homes[i] = home
+                        if fastPath { flows.prefetchSlot(home) } else { flows.prefetchForAdmission(home) }
                     }
                 }
             }
@@ -133,6 +129,9 @@ enum PolicyPipeline {
                 if !f.pointee.isLaterFragment {
                     s.keys[t] = FlowKey(tenant: tenant, fields: f.pointee)
                     s.trackedFields[t] = f.pointee
+                    s.trackedHomes[t] = s.homes[i]
+                    s.trackedSources[t] = s.sources[i]
+                    s.trackedDestinations[t] = s.destinations[i]
                     t += 1
                     if prefetchRuleLines { policy.prefetchRuleLine(src: s.sources[i], dst: s.destinations[i]) }
                 }
@@ -149,7 +148,8 @@ enum PolicyPipeline {
         if t > 0 {
             let hitsBefore = flows.counters.hits
             flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts,
-                        hitSlots: s.hitSlots)
+                        hitSlots: s.hitSlots, homes: s.trackedHomes, sources: s.trackedSources,
+                        destinations: s.trackedDestinations)
             let hits = Int(truncatingIfNeeded: flows.counters.hits &- hitsBefore)
             // Fewer than half of the tracked packets (these t and the fast path's) were hits:
             // (hits + fastHits) * 2 < t + fastHits.

@@ -42,11 +42,16 @@ struct BurstScratch {
     let sources: UnsafeMutablePointer<GroupMatch>
     let destinations: UnsafeMutablePointer<GroupMatch>
     /// Per packet: the home slot of its connection in the flow table (-1: none), for the
-    /// established fast path.
+    /// established fast path and for conntrack.
     let homes: UnsafeMutablePointer<Int>
     /// Per tracked packet: the slot of its connection when conntrack found it the common
     /// way (-1 otherwise), where the pipeline remembers its endpoints for the fast path.
     let hitSlots: UnsafeMutablePointer<Int32>
+    /// Per tracked packet: its home slot and what its addresses resolved to (stage 1 and
+    /// stage 2), so that conntrack neither hashes nor looks them up again.
+    let trackedHomes: UnsafeMutablePointer<Int>
+    let trackedSources: UnsafeMutablePointer<GroupMatch>
+    let trackedDestinations: UnsafeMutablePointer<GroupMatch>
 
     init(burst: Int) {
         fields = .allocate(capacity: burst)
@@ -67,5 +72,11 @@ struct BurstScratch {
         homes.initialize(repeating: -1, count: burst)
         hitSlots = .allocate(capacity: burst)
         hitSlots.initialize(repeating: -1, count: burst)
+        trackedHomes = .allocate(capacity: burst)
+        trackedHomes.initialize(repeating: -1, count: burst)
+        trackedSources = .allocate(capacity: burst)
+        trackedSources.initialize(repeating: GroupMatch.noMatch, count: burst)
+        trackedDestinations = .allocate(capacity: burst)
+        trackedDestinations.initialize(repeating: GroupMatch.noMatch, count: burst)
     }
 }

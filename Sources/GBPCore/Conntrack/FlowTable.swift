@@ -175,7 +175,7 @@ public struct FlowTable: @unchecked Sendable {
     /// Lookup from the key's home slot, then hit or admit.
     @inlinable @inline(__always)
     func track(_ k: CanonicalFlowKey, home: Int, fields: UnsafePointer<PacketFields>, now: UInt64,
-               policy: CompiledPolicy) -> Verdict {
+               policy: CompiledPolicy, ends: ResolvedEnds? = nil) -> Verdict {
         let slots = self.slots, mask = self.mask
         var s = home
         var reuse = -1
@@ -186,14 +186,14 @@ public struct FlowTable: @unchecked Sendable {
                 if e.pointee.expires > now {
                     // From the opener when the packet's side A is the opener's.
                     let fromOrig = 1 ^ (UInt8(truncatingIfNeeded: k.srcIsA) ^ (e.pointee.flags & FlowFlag.origIsA))
-                    return hit(e, k, fromOrig: fromOrig, fields: fields, now: now, policy: policy)
+                    return hit(e, k, fromOrig: fromOrig, fields: fields, now: now, policy: policy, ends: ends)
                 }
-                return admit(k, at: s, reusing: true, fields: fields, now: now, policy: policy)
+                return admit(k, at: s, reusing: true, fields: fields, now: now, policy: policy, ends: ends)
             }
             if reuse < 0 && e.pointee.expires <= now { reuse = s }
             s = (s &+ 1) & mask
         }
-        return admit(k, at: reuse >= 0 ? reuse : s, reusing: reuse >= 0, fields: fields, now: now, policy: policy)
+        return admit(k, at: reuse >= 0 ? reuse : s, reusing: reuse >= 0, fields: fields, now: now, policy: policy, ends: ends)
     }
 
     /// `verdicts[i]` = `track(key: keys[i], fields: fields[i], ...)` for a burst, in two
@@ -208,11 +208,16 @@ public struct FlowTable: @unchecked Sendable {
     ///    change but its expiry, inline; anything else by `track` (canonical key, full probe).
     ///
     /// `hitSlots`, when given, gets per packet the slot of its connection when it was the
-    /// common hit (for `remember`), else -1.
+    /// common hit (for `remember`), else -1. `homes`, when given, are the packets' home
+    /// slots (`home(of:)`, or -1: not computed), already computed by the caller. `sources` and `destinations`,
+    /// when given, are what the packets' addresses resolved to in the endpoint table
+    /// (`GroupMatch.noMatch` when not found): a new connection between two endpoints is
+    /// then classified without looking them up again.
     @inlinable
     public func track(burst count: Int, keys: UnsafePointer<FlowKey>, fields: UnsafePointer<PacketFields>,
                       now: UInt64, policy: CompiledPolicy, verdicts: UnsafeMutablePointer<Verdict>,
-                      hitSlots: UnsafeMutablePointer<Int32>? = nil) {
+                      hitSlots: UnsafeMutablePointer<Int32>? = nil, homes known: UnsafePointer<Int>? = nil,
+                      sources: UnsafePointer<GroupMatch>? = nil, destinations: UnsafePointer<GroupMatch>? = nil) {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 32) { scratch in
             let homes = scratch.baseAddress!
             let slots = self.slots, mask = self.mask, timeouts = self.timeoutTicks, epoch = policy.epoch
@@ -221,7 +226,8 @@ public struct FlowTable: @unchecked Sendable {
             while start < count {
                 let n = min(32, count &- start)
                 for i in 0..<n {
-                    let home = Int(truncatingIfNeeded: CanonicalFlowKey.hash(keys[start &+ i])) & mask
+                    let given = known?[start &+ i] ?? -1
+                    let home = given >= 0 ? given : Int(truncatingIfNeeded: CanonicalFlowKey.hash(keys[start &+ i])) & mask
                     prefetch(slots + home)
                     prefetch(slots + ((home &+ 1) & mask))
                     prefetch(groupWords + home)
@@ -256,7 +262,8 @@ public struct FlowTable: @unchecked Sendable {
                         hitSlots?[j] = Int32(truncatingIfNeeded: e - slots)
                         continue
                     }
-                    verdicts[j] = trackOutOfLine(key, home: home, fields: f, now: now, policy: policy)
+                    verdicts[j] = trackOutOfLine(key, home: home, fields: f, now: now, policy: policy,
+                                                 ends: ResolvedEnds(sources?[j], destinations?[j]))
                 }
                 start &+= n
             }
@@ -297,8 +304,8 @@ public struct FlowTable: @unchecked Sendable {
     /// A burst packet that is not the common hit.
     @inlinable @inline(never)
     func trackOutOfLine(_ key: UnsafePointer<FlowKey>, home: Int, fields: UnsafePointer<PacketFields>, now: UInt64,
-                        policy: CompiledPolicy) -> Verdict {
-        track(CanonicalFlowKey(key.pointee), home: home, fields: fields, now: now, policy: policy)
+                        policy: CompiledPolicy, ends: ResolvedEnds?) -> Verdict {
+        track(CanonicalFlowKey(key.pointee), home: home, fields: fields, now: now, policy: policy, ends: ends)
     }
 
     /// The verdict of a packet of a live connection; `fromOrig` is 1 when it comes from the opener.
@@ -320,7 +327,7 @@ public struct FlowTable: @unchecked Sendable {
     /// A packet of a live connection; `fromOrig` is 1 when it comes from the opener.
     @inlinable @inline(__always)
     func hit(_ e: UnsafeMutablePointer<FlowEntry>, _ k: CanonicalFlowKey, fromOrig: UInt8, fields: UnsafePointer<PacketFields>,
-             now: UInt64, policy: CompiledPolicy) -> Verdict {
+             now: UInt64, policy: CompiledPolicy, ends: ResolvedEnds? = nil) -> Verdict {
         if e.pointee.epoch != policy.epoch {
             if let drop = recheck(e, fromOrig: fromOrig != 0, policy: policy) { return drop }
         }
@@ -340,7 +347,7 @@ public struct FlowTable: @unchecked Sendable {
                 return Verdict(allowed: false, reason: .conntrackInvalid, flow: fromOrig != 0 ? .established : .reply,
                                srcGroup: g.src, dstGroup: g.dst)
             case .reopen:
-                return admit(k, at: e - slots, reusing: true, fields: fields, now: now, policy: policy)
+                return admit(k, at: e - slots, reusing: true, fields: fields, now: now, policy: policy, ends: ends)
             }
         }
         e.pointee.expires = now &+ timeoutTicks[Int(st)]
@@ -407,8 +414,9 @@ public struct FlowTable: @unchecked Sendable {
     /// (a free slot, or an expired one when `reusing`) if allowed and there is room.
     @inlinable @inline(never)
     func admit(_ k: CanonicalFlowKey, at slot: Int, reusing: Bool, fields: UnsafePointer<PacketFields>,
-               now: UInt64, policy: CompiledPolicy) -> Verdict {
-        var v = policy.classify(tenant: k.tenant, fields: fields.pointee)
+               now: UInt64, policy: CompiledPolicy, ends: ResolvedEnds? = nil) -> Verdict {
+        var v = if let ends { policy.decide(src: ends.src, dst: ends.dst, fields: fields.pointee) }
+            else { policy.classify(tenant: k.tenant, fields: fields.pointee) }
         guard v.allowed else { return v }
         let initial: UInt8
         switch k.proto {
@@ -557,5 +565,22 @@ public struct FlowTable: @unchecked Sendable {
             s = (s &+ 1) & mask
         }
         return nil
+    }
+}
+
+/// Both addresses of a packet found in the endpoint table (by the caller, for its own
+/// checks): what `CompiledPolicy.resolve` would return for them, so `decide` can classify
+/// without looking them up again. An address not found there may still be an external
+/// prefix: no `ResolvedEnds` then, and the classifier resolves both.
+@frozen
+public struct ResolvedEnds {
+    public let src: GroupMatch
+    public let dst: GroupMatch
+
+    @inlinable @inline(__always)
+    init?(_ src: GroupMatch?, _ dst: GroupMatch?) {
+        guard let src, let dst, src.group != CompiledPolicy.noGroup, dst.group != CompiledPolicy.noGroup else { return nil }
+        self.src = src
+        self.dst = dst
     }
 }

@@ -93,8 +93,13 @@ enum PolicyChecks {
         var burstVerdicts = [Verdict](repeating: .drop(.runtFrame), count: 2 * sequence.count)
         keys += keys
         fields += sequence
+        // The first burst as the pipeline gives it: home slots and endpoint lookups already done.
+        let homes = keys.map { burst.home(of: $0) }
+        let sources = fields.map { policy.endpoints.lookup(tenant: tenant, ip: $0.src) ?? .noMatch }
+        let destinations = fields.map { policy.endpoints.lookup(tenant: tenant, ip: $0.dst) ?? .noMatch }
         burstVerdicts.withUnsafeMutableBufferPointer { out in
-            burst.track(burst: sequence.count, keys: keys, fields: fields, now: 10, policy: policy, verdicts: out.baseAddress!)
+            burst.track(burst: sequence.count, keys: keys, fields: fields, now: 10, policy: policy, verdicts: out.baseAddress!,
+                        homes: homes, sources: sources, destinations: destinations)
             burst.track(burst: sequence.count, keys: Array(keys[sequence.count...]), fields: Array(fields[sequence.count...]),
                         now: 20, policy: FuzzPolicy.recompiled, verdicts: out.baseAddress! + sequence.count)
         }
