@@ -209,10 +209,10 @@ public struct FlowTable: @unchecked Sendable {
     ///
     /// `hitSlots`, when given, gets per packet the slot of its connection when it was the
     /// common hit (for `remember`), else -1. `homes`, when given, are the packets' home
-    /// slots (`home(of:)`, or -1: not computed), already computed by the caller. `sources` and `destinations`,
-    /// when given, are what the packets' addresses resolved to in the endpoint table
-    /// (`GroupMatch.noMatch` when not found): a new connection between two endpoints is
-    /// then classified without looking them up again.
+    /// slots as the caller already computed them (`home(of:)`; -1 where it did not).
+    /// `sources` and `destinations`, when given, are what the packets' addresses resolved
+    /// to in the endpoint table (`GroupMatch.noMatch` when not found): a new connection
+    /// between two endpoints is then classified without looking them up again.
     @inlinable
     public func track(burst count: Int, keys: UnsafePointer<FlowKey>, fields: UnsafePointer<PacketFields>,
                       now: UInt64, policy: CompiledPolicy, verdicts: UnsafeMutablePointer<Verdict>,
