@@ -43,14 +43,25 @@ enum PolicyPipeline {
         for i in 0..<n { cdpdk_prefetch0(cdpdk_mbuf_data(pkts[i])) }
 
         // Stage 1: parse; prefetch the connection entries of IP packets (fast path), or the
-        // perfect-hash displacement words of their endpoint lookups.
+        // perfect-hash displacement words of their endpoint lookups. While the fast path is
+        // on, a frame of the common shape is only peeked at: most will be decided from what
+        // the peek read, and the others get their fields after the fast path.
         for i in 0..<n {
             let m = pkts[i]
             let length = Int(cdpdk_mbuf_data_len(m))
             bytes &+= length
             s.notes[i] = VerdictNote()
             s.homes[i] = -1
-            if cdpdk_mbuf_nb_segs(m) != 1 {
+            s.shaped[i] = false
+            if fastPath && tenant != PolicyTables.noTenant && cdpdk_mbuf_nb_segs(m) == 1,
+               let c = PacketParser.peekCommonShape(cdpdk_mbuf_data(m)!, length: length) {
+                s.shapes[i] = c
+                s.shaped[i] = true
+                outs[i] = pending
+                let home = flows.home(of: FlowKey(tenant: tenant, common: c))
+                s.homes[i] = home
+                flows.prefetchSlot(home)
+            } else if cdpdk_mbuf_nb_segs(m) != 1 {
                 // A frame chained over several mbufs (a jumbo frame from a PMD that scatters):
                 // the parser reads one contiguous segment, and the headers could straddle two.
                 s.fields[i] = PacketFields()
@@ -83,6 +94,7 @@ enum PolicyPipeline {
             fastHits = established(pkts, count: n, ingress: ingress, tenant: tenant, fromUplink: fromUplink, tables: tables,
                                    flows: flows, scratch: s, rules: rules, now: now, outs: outs)
             for i in 0..<n where outs[i] == pending {
+                if s.shaped[i] { s.fields[i] = PacketFields(s.shapes[i]) }
                 let k = s.fields[i].kind
                 guard k == .ipv4 || k == .ipv6 else { continue }
                 policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].src)
@@ -181,7 +193,8 @@ enum PolicyPipeline {
                 flows.remember(slot: Int(hitSlot), key: s.keys[k - 1], source: s.sources[i].endpoint,
                                destination: s.destinations[i].endpoint, epoch: policy.epoch)
             }
-            outs[i] = v.allowed ? output(pkts[i], f, to: s.destinations[i], tenant: tenant, ingress: ingress, tables: tables)
+            outs[i] = v.allowed ? output(pkts[i], dstMAC: f.pointee.dstMAC, to: s.destinations[i], tenant: tenant, ingress: ingress,
+                                         tables: tables)
                 : Outcome.dropped(v.reason ?? .deniedByRule)
         }
 
@@ -210,19 +223,28 @@ enum PolicyPipeline {
         var longWay: UInt64 = 0   // bit h & 63 set: a packet with home slot h went the long way
         var hits = 0
         for i in 0..<n where s.homes[i] >= 0 {
-            let f = s.fields + i
             let home = s.homes[i]
             let bit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: home & 63)
-            if longWay & bit == 0 && !f.pointee.isFragment,
-               let h = flows.established(FlowKey(tenant: tenant, fields: f.pointee), home: home, tcpFlags: f.pointee.tcpFlags,
-                                         now: now, epoch: epoch),
-               fromUplink || (h.source != CompiledPolicy.noEndpoint && tables.endpoint(h.source, hasMAC: f.pointee.srcMAC, port: ingress)) {
+            // What the fast path reads of a packet: stage 1's peek, or its parsed fields.
+            let key: FlowKey, tcpFlags: UInt8, srcMAC: MACAddress, dstMAC: MACAddress, fragment: Bool
+            if s.shaped[i] {
+                let c = s.shapes + i
+                key = FlowKey(tenant: tenant, common: c.pointee)
+                tcpFlags = c.pointee.tcpFlags; srcMAC = c.pointee.srcMAC; dstMAC = c.pointee.dstMAC; fragment = false
+            } else {
+                let f = s.fields + i
+                key = FlowKey(tenant: tenant, fields: f.pointee)
+                tcpFlags = f.pointee.tcpFlags; srcMAC = f.pointee.srcMAC; dstMAC = f.pointee.dstMAC; fragment = f.pointee.isFragment
+            }
+            if longWay & bit == 0 && !fragment,
+               let h = flows.established(key, home: home, tcpFlags: tcpFlags, now: now, epoch: epoch),
+               fromUplink || (h.source != CompiledPolicy.noEndpoint && tables.endpoint(h.source, hasMAC: srcMAC, port: ingress)) {
                 flows.refresh(slot: h.slot, now: now)
                 hits &+= 1
                 rules.prefetch(h.rule)
                 s.notes[i] = VerdictNote(contract: h.contract, rule: h.rule, log: h.log)
-                outs[i] = output(pkts[i], f, to: GroupMatch(group: CompiledPolicy.noGroup, endpoint: h.destination), tenant: tenant,
-                                 ingress: ingress, tables: tables)
+                outs[i] = output(pkts[i], dstMAC: dstMAC, to: GroupMatch(group: CompiledPolicy.noGroup, endpoint: h.destination),
+                                 tenant: tenant, ingress: ingress, tables: tables)
             } else {
                 longWay |= bit
             }
@@ -305,19 +327,19 @@ enum PolicyPipeline {
         }
         if first.dropReason != 0 { return -1000 - Int32(first.dropReason) }
         let dst = tables.compiled.endpoints.lookup(tenant: tenant, ip: f.pointee.dst)
-        return output(m, f, to: dst ?? .noMatch, tenant: tenant, ingress: ingress, tables: tables)
+        return output(m, dstMAC: f.pointee.dstMAC, to: dst ?? .noMatch, tenant: tenant, ingress: ingress, tables: tables)
     }
 
     /// The port of `dst` when it is an endpoint (a frame sent to the tenant's gateway then
     /// leaves with `dst`'s MAC as destination), else the tenant's uplink.
     @inline(__always)
-    static func output(_ m: OpaquePointer?, _ f: UnsafeMutablePointer<PacketFields>, to dst: GroupMatch, tenant: UInt16,
+    static func output(_ m: OpaquePointer?, dstMAC: MACAddress, to dst: GroupMatch, tenant: UInt16,
                        ingress: Int, tables: PolicyTables) -> Int32 {
         let out: Int
         if dst.isEndpoint {
             out = tables.port(ofEndpoint: dst.endpoint)
             if out < 0 { return Outcome.dropped(.noOutputPort) }
-            tables.routeThroughGateway(m, destination: f.pointee.dstMAC, tenant: tenant, endpoint: dst.endpoint)
+            tables.routeThroughGateway(m, destination: dstMAC, tenant: tenant, endpoint: dst.endpoint)
         } else {
             out = Int(tables.tenantUplink[Int(tenant)])
             if out < 0 { return Outcome.dropped(.noUplink) }

@@ -44,6 +44,10 @@ struct BurstScratch {
     /// Per packet: the home slot of its connection in the flow table (-1: none), for the
     /// established fast path and for conntrack.
     let homes: UnsafeMutablePointer<Int>
+    /// Per packet: `shaped` when stage 1 only peeked at a frame of the common shape
+    /// (`shapes` holds what it read) and `fields` is filled only if the fast path leaves it.
+    let shapes: UnsafeMutablePointer<CommonShape>
+    let shaped: UnsafeMutablePointer<Bool>
     /// Per tracked packet: the slot of its connection when conntrack found it the common
     /// way (-1 otherwise), where the pipeline remembers its endpoints for the fast path.
     let hitSlots: UnsafeMutablePointer<Int32>
@@ -70,6 +74,11 @@ struct BurstScratch {
         destinations.initialize(repeating: GroupMatch.noMatch, count: burst)
         homes = .allocate(capacity: burst)
         homes.initialize(repeating: -1, count: burst)
+        shapes = .allocate(capacity: burst)
+        shapes.initialize(repeating: CommonShape(dstMAC: .zero, srcMAC: .zero, src: 0, dst: 0, srcPort: 0, dstPort: 0, proto: 0,
+                                                 tcpFlags: 0), count: burst)
+        shaped = .allocate(capacity: burst)
+        shaped.initialize(repeating: false, count: burst)
         hitSlots = .allocate(capacity: burst)
         hitSlots.initialize(repeating: -1, count: burst)
         trackedHomes = .allocate(capacity: burst)

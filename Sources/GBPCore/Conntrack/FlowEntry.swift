@@ -225,4 +225,11 @@ extension FlowKey {
     public init(tenant: UInt16, fields f: PacketFields) {
         self.init(src: f.src, dst: f.dst, srcPort: f.srcPort, dstPort: f.dstPort, proto: f.ipProto, tenant: tenant)
     }
+
+    /// The key of a frame of the common shape: the same as from its `PacketFields`.
+    @inlinable @inline(__always)
+    public init(tenant: UInt16, common c: CommonShape) {
+        self.init(src: IPAddress(v4: c.src), dst: IPAddress(v4: c.dst), srcPort: c.srcPort, dstPort: c.dstPort, proto: c.proto,
+                  tenant: tenant)
+    }
 }

@@ -39,41 +39,37 @@ public enum PacketParser {
     /// checks this).
     @inlinable @inline(__always)
     public static func parseCommonShape(_ p: UnsafeRawPointer, length: Int, into f: inout PacketFields) -> Bool {
+        guard let c = peekCommonShape(p, length: length) else { return false }
+        f = PacketFields(c)
+        return true
+    }
+
+    /// The checks of `parseCommonShape` and what it reads, without filling `PacketFields`:
+    /// for a pipeline that may decide the packet from these alone.
+    @inlinable @inline(__always)
+    public static func peekCommonShape(_ p: UnsafeRawPointer, length: Int) -> CommonShape? {
         // Ethernet (14) + IPv4 (20) + the UDP header (8) at least; the TCP case checks its 20.
-        guard length >= 42, length <= maximumFrameLength, u16(p, 12) == 0x0800, u8(p, 14) == 0x45 else { return false }
+        guard length >= 42, length <= maximumFrameLength, u16(p, 12) == 0x0800, u8(p, 14) == 0x45 else { return nil }
         let total = Int(u16(p, 16))
         let flagsOffset = u16(p, 20)
         let proto = u8(p, 23)
         // More-fragments clear and offset 0 (DF may be set); the packet within the frame.
-        guard flagsOffset & 0x3FFF == 0, 14 + total <= length else { return false }
+        guard flagsOffset & 0x3FFF == 0, 14 + total <= length else { return nil }
         let available = total - 20
         var flags: UInt8 = 0
         if proto == 17 {
             let udpLength = Int(u16(p, 38))
-            guard available >= 8, udpLength >= 8, udpLength <= available else { return false }
+            guard available >= 8, udpLength >= 8, udpLength <= available else { return nil }
         } else if proto == 6 {
-            guard available >= 20 else { return false }
+            guard available >= 20 else { return nil }
             let dataOffset = Int(u8(p, 46) >> 4) &* 4
-            guard dataOffset >= 20, dataOffset <= available else { return false }
+            guard dataOffset >= 20, dataOffset <= available else { return nil }
             flags = u8(p, 47)
         } else {
-            return false
+            return nil
         }
-        var g = PacketFields()
-        g.kind = .ipv4
-        g.dstMAC = MACAddress(wire: p)
-        g.srcMAC = MACAddress(wire: p + 6)
-        g.etherType = 0x0800
-        g.l3Offset = 14
-        g.l4Offset = 34
-        g.src = IPAddress(v4Bytes: p + 26)
-        g.dst = IPAddress(v4Bytes: p + 30)
-        g.ipProto = proto
-        g.srcPort = u16(p, 34)
-        g.dstPort = u16(p, 36)
-        g.tcpFlags = flags
-        f = g
-        return true
+        return CommonShape(dstMAC: MACAddress(wire: p), srcMAC: MACAddress(wire: p + 6), src: u32(p, 26), dst: u32(p, 30),
+                           srcPort: u16(p, 34), dstPort: u16(p, 36), proto: proto, tcpFlags: flags)
     }
 
     /// Any frame: the full parse behind `parse`, with a drop reason for every malformed case.
