@@ -43,8 +43,10 @@ struct GBPDProcess {
 
     /// EAL arguments for a test process: no hugepages, its own file prefix.
     var eal: String {
-        "[-l, \"0-1\", --no-huge, -m, \"256\", --file-prefix, gbpt-\(name)-\(getpid()), --no-pci, --log-level, \"*:error\"]"
+        "[-l, \"0-1\", --no-huge, -m, \"256\", --file-prefix, \(filePrefix), --no-pci, --log-level, \"*:error\"]"
     }
+
+    var filePrefix: String { "gbpt-\(name)-\(getpid())" }
 
     /// The policy several tests share: tenant shop, f1 (group frontend, port pa,
     /// 10.0.0.1) may reach b1 (group backend, port pb, 10.0.0.2) on UDP/80 by rule
@@ -114,5 +116,11 @@ struct GBPDProcess {
                       stderr: String(decoding: errData, as: UTF8.self), stats: stats)
     }
 
-    func cleanUp() { try? FileManager.default.removeItem(at: dir) }
+    /// Removes the test's directory and the runtime directory DPDK leaves for its file
+    /// prefix (/var/run/dpdk/PREFIX as root, else under $XDG_RUNTIME_DIR or /tmp).
+    func cleanUp() {
+        try? FileManager.default.removeItem(at: dir)
+        let base = getuid() == 0 ? "/var/run" : (ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] ?? "/tmp")
+        try? FileManager.default.removeItem(atPath: "\(base)/dpdk/\(filePrefix)")
+    }
 }
