@@ -6,6 +6,8 @@ import GBPCore
 /// buffer for tx; refused packets are freed and counted by the tx-buffer callback.
 enum Worker {
     static let burstSize = 32
+    /// Connection-table slots an idle loop turn looks at for expired connections.
+    static let idleSweepSlots = 16
 
     /// Entry point for `rte_eal_remote_launch`; `arg` is the worker's context.
     static let entry: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { arg in
@@ -65,6 +67,9 @@ enum Worker {
                 counters.countBurst()
                 turnBusy = true
             }
+            // An idle turn sweeps a few slots of the connection table: expired connections
+            // leave it (and its counts) without waiting for the table to fill.
+            if !turnBusy && state.pointee.hasPolicy { local.pointee.flows.expire(now: now, budget: idleSweepSlots) }
             // This worker holds no pointer into published state between loop turns.
             cdpdk_rcu_quiescent(rcu, UInt32(worker))
         }
