@@ -53,19 +53,19 @@ enum PolicyPipeline {
             s.notes[i] = VerdictNote()
             s.homes[i] = -1
             s.shaped[i] = false
-            if fastPath && tenant != PolicyTables.noTenant && cdpdk_mbuf_nb_segs(m) == 1,
-               let c = PacketParser.peekCommonShape(cdpdk_mbuf_data(m)!, length: length) {
+            if cdpdk_mbuf_nb_segs(m) != 1 {
+                // A frame chained over several mbufs (a jumbo frame from a PMD that scatters):
+                // the parser reads one contiguous segment, and the headers could straddle two.
+                s.fields[i] = PacketFields()
+                outs[i] = Outcome.dropped(.oversizeFrame)
+            } else if fastPath && tenant != PolicyTables.noTenant,
+                      let c = PacketParser.peekCommonShape(cdpdk_mbuf_data(m)!, length: length) {
                 s.shapes[i] = c
                 s.shaped[i] = true
                 outs[i] = pending
                 let home = flows.home(of: FlowKey(tenant: tenant, common: c))
                 s.homes[i] = home
                 flows.prefetchSlot(home)
-            } else if cdpdk_mbuf_nb_segs(m) != 1 {
-                // A frame chained over several mbufs (a jumbo frame from a PMD that scatters):
-                // the parser reads one contiguous segment, and the headers could straddle two.
-                s.fields[i] = PacketFields()
-                outs[i] = Outcome.dropped(.oversizeFrame)
             } else if let reason = PacketParser.parse(cdpdk_mbuf_data(m)!, length: length, into: &s.fields[i]) {
                 outs[i] = Outcome.dropped(reason)
             } else if tenant == PolicyTables.noTenant {
