@@ -76,6 +76,7 @@ final class GBPDMetrics {
             count("gbpd_conntrack_hits_total", "Packets that matched a tracked connection", [], c.hits)
             count("gbpd_conntrack_fast_path_total", "Packets of established connections decided from their conntrack entry alone",
                   [], c.fastPath)
+            count("gbpd_conntrack_denial_hits_total", "Packets of denied flows dropped from a remembered denial", [], c.denialHits)
             count("gbpd_conntrack_full_drops_total", "New connections dropped because the table was full", [], c.fullDrops)
             count("gbpd_conntrack_budget_drops_total", "New connections dropped because their tenant held its budget", [], c.budgetDrops)
             count("gbpd_conntrack_expired_total", "Connections expired", [], c.expired)

@@ -29,7 +29,7 @@ public enum StatsReport {
         if s.policyEpoch > 0 {   // a policy is in force (it may have no rule at all)
             out["rules"] = s.rules.map(ruleJSON)
             let c = s.conntrack
-            out["conntrack"] = ["entries": s.conntrackEntries, "hits": c.hits, "fast_path": c.fastPath, "new": c.newFlows, "full_drops": c.fullDrops,
+            out["conntrack"] = ["entries": s.conntrackEntries, "hits": c.hits, "fast_path": c.fastPath, "denial_hits": c.denialHits, "new": c.newFlows, "full_drops": c.fullDrops,
                                 "budget_drops": c.budgetDrops,
                                 "expired": c.expired, "invalid": c.invalid, "rechecked": c.rechecked,
                                 "recheck_drops": c.recheckDrops, "kept": c.kept]

@@ -80,7 +80,7 @@ final class Telemetry {
         if epoch != 0 {
             let c = s.conntrack
             t.dict("conntrack") { d in
-                d.u("entries", UInt64(s.conntrackEntries)); d.u("new", c.newFlows); d.u("hits", c.hits); d.u("fast_path", c.fastPath)
+                d.u("entries", UInt64(s.conntrackEntries)); d.u("new", c.newFlows); d.u("hits", c.hits); d.u("fast_path", c.fastPath); d.u("denial_hits", c.denialHits)
                 d.u("full_drops", c.fullDrops); d.u("budget_drops", c.budgetDrops); d.u("expired", c.expired); d.u("invalid", c.invalid)
                 d.u("rechecked", c.rechecked); d.u("recheck_drops", c.recheckDrops); d.u("kept", c.kept)
             }

@@ -365,7 +365,7 @@ public final class Dataplane {
                 let f = w.pointee.policy.flows
                 s.conntrackEntries += f.count
                 let c = f.counters
-                s.conntrack.hits += c.hits; s.conntrack.fastPath += c.fastPath; s.conntrack.newFlows += c.newFlows; s.conntrack.fullDrops += c.fullDrops
+                s.conntrack.hits += c.hits; s.conntrack.fastPath += c.fastPath; s.conntrack.denialHits += c.denialHits; s.conntrack.newFlows += c.newFlows; s.conntrack.fullDrops += c.fullDrops
                 s.conntrack.budgetDrops += c.budgetDrops
                 s.conntrack.expired += c.expired; s.conntrack.invalid += c.invalid; s.conntrack.rechecked += c.rechecked
                 s.conntrack.recheckDrops += c.recheckDrops; s.conntrack.kept += c.kept

@@ -22,7 +22,8 @@ enum PolicyPipeline {
     /// check sources; track the connections of the whole burst at once
     /// (`FlowTable.track(burst:)` prefetches their slots); then, in packet order,
     /// fragments, counters and the output port; the endpoints of established connections
-    /// are remembered in their entries for the fast path.
+    /// are remembered in their entries for the fast path, and the policy's denials of
+    /// flows conntrack does not hold in the `DenialCache`, for the fast path too.
     @inline(__always)
     static func process(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int,
                         state: UnsafePointer<ForwardingState>, tables: PolicyTables,
@@ -92,7 +93,7 @@ enum PolicyPipeline {
         var fastHits = 0
         if fastPath {
             fastHits = established(pkts, count: n, ingress: ingress, tenant: tenant, fromUplink: fromUplink, tables: tables,
-                                   flows: flows, scratch: s, rules: rules, now: now, outs: outs)
+                                   flows: flows, denials: local.pointee.denials, scratch: s, rules: rules, now: now, outs: outs)
             for i in 0..<n where outs[i] == pending {
                 if s.shaped[i] { s.fields[i] = PacketFields(s.shapes[i]) }
                 let k = s.fields[i].kind
@@ -157,18 +158,14 @@ enum PolicyPipeline {
         }
 
         // Stage 4: connection tracking and the contracts, for the whole burst.
+        var hits = 0
         if t > 0 {
             let hitsBefore = flows.counters.hits
             flows.track(burst: t, keys: s.keys, fields: s.trackedFields, now: now, policy: policy, verdicts: s.verdicts,
                         hitSlots: s.hitSlots, homes: s.trackedHomes, sources: s.trackedSources,
                         destinations: s.trackedDestinations)
-            let hits = Int(truncatingIfNeeded: flows.counters.hits &- hitsBefore)
-            // Fewer than half of the tracked packets (these t and the fast path's) were hits:
-            // (hits + fastHits) * 2 < t + fastHits.
-            local.pointee.newFlowHeavy = hits * 2 < t - fastHits
+            hits = Int(truncatingIfNeeded: flows.counters.hits &- hitsBefore)
             for j in 0..<t where s.verdicts[j].decidedByRule { rules.prefetch(s.verdicts[j].rule) }
-        } else if fastHits > 0 {
-            local.pointee.newFlowHeavy = false
         }
 
         // Stage 5, in packet order: fragments, counters, output ports.
@@ -192,10 +189,24 @@ enum PolicyPipeline {
                 // An established connection decided the long way: remember its endpoints for the fast path.
                 flows.remember(slot: Int(hitSlot), key: s.keys[k - 1], source: s.sources[i].endpoint,
                                destination: s.destinations[i].endpoint, epoch: policy.epoch)
+            } else if v.flow == .new {
+                local.pointee.denials.forget(s.keys[k - 1], home: s.trackedHomes[k - 1])
+            } else if DenialCache.keeps(v, proto: f.pointee.ipProto) && !f.pointee.isFragment,
+                      local.pointee.denials.remember(s.keys[k - 1], home: s.trackedHomes[k - 1], epoch: policy.epoch, verdict: v,
+                                                     source: s.sources[i].endpoint) {
+                hits += 1   // a denied flow sending again: the fast path will drop its next packets
             }
             outs[i] = v.allowed ? output(pkts[i], dstMAC: f.pointee.dstMAC, to: s.destinations[i], tenant: tenant, ingress: ingress,
                                          tables: tables)
                 : Outcome.dropped(v.reason ?? .deniedByRule)
+        }
+
+        // Fewer than half of the tracked packets (these t and the fast path's) were hits,
+        // remembered denials included: (hits + fastHits) * 2 < t + fastHits.
+        if t > 0 {
+            local.pointee.newFlowHeavy = hits * 2 < t - fastHits
+        } else if fastHits > 0 {
+            local.pointee.newFlowHeavy = false
         }
 
         // Capture and flow log (off unless configured).
@@ -214,14 +225,17 @@ enum PolicyPipeline {
     /// port as in `ipIngress`, and the output chosen as in stage 5. A packet it cannot
     /// decide goes the long way, and so does every later packet of the burst with the same
     /// home slot: a connection's packets are then decided in their order (a FIN decided
-    /// the long way before the data that follows it). Returns the packets decided.
+    /// the long way before the data that follows it). A packet with no connection is
+    /// dropped here when its flow's denial is remembered (`DenialCache`), after the same
+    /// source check. Returns the packets decided.
     @inline(__always)
     static func established(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int, tenant: UInt16,
-                            fromUplink: Bool, tables: PolicyTables, flows: FlowTable, scratch s: BurstScratch,
+                            fromUplink: Bool, tables: PolicyTables, flows: FlowTable, denials: DenialCache, scratch s: BurstScratch,
                             rules: RuleCounters, now: UInt64, outs: UnsafeMutablePointer<Int32>) -> Int {
         let epoch = tables.compiled.epoch
         var longWay: UInt64 = 0   // bit h & 63 set: a packet with home slot h went the long way
         var hits = 0
+        var denied: UInt64 = 0    // bit i set: packet i was dropped from a remembered denial
         for i in 0..<n where s.homes[i] >= 0 {
             let home = s.homes[i]
             let bit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: home & 63)
@@ -236,27 +250,38 @@ enum PolicyPipeline {
                 key = FlowKey(tenant: tenant, fields: f.pointee)
                 tcpFlags = f.pointee.tcpFlags; srcMAC = f.pointee.srcMAC; dstMAC = f.pointee.dstMAC; fragment = f.pointee.isFragment
             }
-            if longWay & bit == 0 && !fragment,
-               let h = flows.established(key, home: home, tcpFlags: tcpFlags, now: now, epoch: epoch),
-               fromUplink || (h.source != CompiledPolicy.noEndpoint && tables.endpoint(h.source, hasMAC: srcMAC, port: ingress)) {
-                flows.refresh(slot: h.slot, now: now)
-                hits &+= 1
-                rules.prefetch(h.rule)
-                s.notes[i] = VerdictNote(contract: h.contract, rule: h.rule, log: h.log)
-                outs[i] = output(pkts[i], dstMAC: dstMAC, to: GroupMatch(group: CompiledPolicy.noGroup, endpoint: h.destination),
-                                 tenant: tenant, ingress: ingress, tables: tables)
-            } else {
-                longWay |= bit
+            if longWay & bit == 0 && !fragment {
+                if let h = flows.established(key, home: home, tcpFlags: tcpFlags, now: now, epoch: epoch) {
+                    if fromUplink || (h.source != CompiledPolicy.noEndpoint && tables.endpoint(h.source, hasMAC: srcMAC, port: ingress)) {
+                        flows.refresh(slot: h.slot, now: now)
+                        hits &+= 1
+                        rules.prefetch(h.rule)
+                        s.notes[i] = VerdictNote(contract: h.contract, rule: h.rule, log: h.log)
+                        outs[i] = output(pkts[i], dstMAC: dstMAC, to: GroupMatch(group: CompiledPolicy.noGroup, endpoint: h.destination),
+                                         tenant: tenant, ingress: ingress, tables: tables)
+                        continue
+                    }
+                } else if let d = denials.lookup(key, home: home, epoch: epoch),
+                          fromUplink || (d.source != CompiledPolicy.noEndpoint && tables.endpoint(d.source, hasMAC: srcMAC, port: ingress)) {
+                    denied |= 1 &<< UInt64(i)
+                    rules.count(d.rule, bytes: Int(cdpdk_mbuf_data_len(pkts[i])), allowed: false)
+                    s.notes[i] = VerdictNote(contract: d.contract, rule: d.rule, log: d.log)
+                    outs[i] = Outcome.dropped(d.reason)
+                    continue
+                }
             }
+            longWay |= bit
         }
         // The rule counters of the packets decided (prefetched above), in a second pass.
         if hits > 0 {
-            for i in 0..<n where s.homes[i] >= 0 && outs[i] != pending {
+            for i in 0..<n where s.homes[i] >= 0 && outs[i] != pending && denied & (1 &<< UInt64(i)) == 0 {
                 rules.count(s.notes[i].rule, bytes: Int(cdpdk_mbuf_data_len(pkts[i])), allowed: true)
             }
         }
         flows.countHits(hits)
-        return hits
+        let deniedCount = denied.nonzeroBitCount
+        if deniedCount > 0 { flows.countDenialHits(deniedCount) }
+        return hits + deniedCount
     }
 
     /// Broadcast and multicast inside the tenant only: every port of the tenant but the ingress one.

@@ -1,10 +1,11 @@
 import GBPCore
 
-/// A worker's own policy state: its connection table and its fragment table.
+/// A worker's own policy state: its connection table, its remembered denials and its fragment table.
 /// Single-threaded, allocated before launch, kept across policy swaps (flows are
 /// stamped with the epoch that admitted them).
 public struct WorkerPolicyState {
     public var flows: FlowTable
+    public var denials: DenialCache
     public var fragments: FragmentTable
     /// Verdict capture (nil: off), and whether allowed packets are captured too.
     public var capture: CaptureRing?
@@ -24,6 +25,7 @@ public struct WorkerPolicyState {
     public init(flowCapacity: Int, tenantBudget: Double = 1, timeouts: ConntrackTimeouts, tscHz: UInt64, burst: Int = 32) {
         flows = FlowTable(capacity: flowCapacity, ticksPerSecond: tscHz, timeouts: timeouts,
                           tenantLimit: FlowTable.tenantLimit(capacity: flowCapacity, share: tenantBudget))
+        denials = DenialCache()
         fragments = FragmentTable(capacity: 4096, lifetime: tscHz * 2)
         scratch = BurstScratch(burst: burst)
     }

@@ -80,7 +80,7 @@ enum Format {
         if !ct.isEmpty {
             out.append("")
             out.append("conntrack: \(J.int(ct["entries"])) entries, \(J.int(ct["new"])) new, \(J.int(ct["hits"])) hits "
-                       + "(\(J.int(ct["fast_path"])) on the fast path), "
+                       + "(\(J.int(ct["fast_path"])) on the fast path), \(J.int(ct["denial_hits"])) remembered denials, "
                        + "\(J.int(ct["expired"])) expired, \(J.int(ct["full_drops"])) table-full drops, "
                        + "\(J.int(ct["budget_drops"])) tenant-budget drops, "
                        + "\(J.int(ct["rechecked"])) rechecked (\(J.int(ct["recheck_drops"])) dropped, \(J.int(ct["kept"])) kept)")

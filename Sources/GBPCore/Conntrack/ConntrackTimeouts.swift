@@ -28,6 +28,9 @@ public struct ConntrackCounters: Sendable, Equatable {
     /// Of those, packets the established fast path decided from the connection's entry
     /// alone (the endpoints of both ends remembered there), without the endpoint lookups.
     public var fastPath: UInt64 = 0
+    /// Packets of flows the policy denies, dropped by the fast path from a remembered
+    /// denial (`DenialCache`) rather than classified again.
+    public var denialHits: UInt64 = 0
     /// Connections admitted.
     public var newFlows: UInt64 = 0
     /// New connections refused because the table was full (`conntrackFull`).

@@ -89,6 +89,12 @@ extension FlowTable {
         state.pointee.counters.fastPath &+= UInt64(truncatingIfNeeded: n)
     }
 
+    /// Counts `n` packets dropped by the fast path from a remembered denial.
+    @inlinable @inline(__always)
+    public func countDenialHits(_ n: Int) {
+        state.pointee.counters.denialHits &+= UInt64(truncatingIfNeeded: n)
+    }
+
     /// Remembers in the entry at `slot` (from `track(burst:hitSlots:)`) the endpoints that
     /// the source and destination addresses of `key` resolved to under `epoch`. Nothing is
     /// written unless the slot still holds that connection under `epoch` (a later packet
