@@ -39,6 +39,7 @@ enum PolicyPipeline {
         // are new, go straight to the endpoint lookups they need.
         let fastPath = !local.pointee.newFlowHeavy
         var bytes = 0
+        var undecided = 0   // packets left pending by stage 1
         // Touch every mbuf of the burst first: their cache misses overlap (a NIC's DMA
         // leaves the frames in L3 at best).
         for i in 0..<n { cdpdk_prefetch0(cdpdk_mbuf_data(pkts[i])) }
@@ -64,6 +65,7 @@ enum PolicyPipeline {
                 s.shapes[i] = c
                 s.shaped[i] = true
                 outs[i] = pending
+                undecided &+= 1
                 let home = flows.home(of: FlowKey(tenant: tenant, common: c))
                 s.homes[i] = home
                 flows.prefetchSlot(home)
@@ -73,6 +75,7 @@ enum PolicyPipeline {
                 outs[i] = Outcome.dropped(.unknownIngressPort)
             } else {
                 outs[i] = pending
+                undecided &+= 1
                 let f = s.fields + i
                 let k = f.pointee.kind
                 if k == .ipv4 || k == .ipv6 {
@@ -94,7 +97,7 @@ enum PolicyPipeline {
         if fastPath {
             fastHits = established(pkts, count: n, ingress: ingress, tenant: tenant, fromUplink: fromUplink, tables: tables,
                                    flows: flows, denials: local.pointee.denials, scratch: s, rules: rules, now: now, outs: outs)
-            for i in 0..<n where outs[i] == pending {
+            for i in 0..<n where undecided > fastHits && outs[i] == pending {
                 if s.shaped[i] { s.fields[i] = PacketFields(s.shapes[i]) }
                 let k = s.fields[i].kind
                 guard k == .ipv4 || k == .ipv6 else { continue }
@@ -103,6 +106,43 @@ enum PolicyPipeline {
             }
         }
 
+        // Stages 1b to 5, for the packets the fast path left (none, mostly, in a burst of
+        // established connections).
+        var t = 0, hits = 0
+        if undecided > fastHits {
+            (t, hits) = longWay(pkts, count: n, ingress: ingress, tenant: tenant, fromUplink: fromUplink, state: state,
+                                tables: tables, local: local, rules: rules, now: now, outs: outs)
+        }
+
+        // Fewer than half of the tracked packets (these t and the fast path's) were hits,
+        // remembered denials included: (hits + fastHits) * 2 < t + fastHits.
+        if t > 0 {
+            local.pointee.newFlowHeavy = hits * 2 < t - fastHits
+        } else if fastHits > 0 {
+            local.pointee.newFlowHeavy = false
+        }
+
+        // Capture and flow log (off unless configured).
+        if local.pointee.capture != nil || (local.pointee.flowLog != nil && (local.pointee.logDenied || tables.logsRules)) {
+            for i in 0..<n { record(pkts[i], outs[i], s.notes[i], ingress: ingress, local: local, epoch: policy.epoch, now: now) }
+        }
+        counters.countRx(port: ingress, packets: n, bytes: bytes)
+        Pipeline.deliver(pkts, count: n, outs: outs, ingress: ingress, tx: tx, counters: counters) { m, _ in
+            floodInTenant(m, tenant: tenant, ingress: ingress, tables: tables, tx: tx, counters: counters)
+        }
+    }
+
+    /// Stages 1b to 5 of `process`: the endpoints, sources, conntrack and contracts of the
+    /// packets still pending, in packet order. Returns the packets tracked and how many
+    /// were hits (remembered denials of flows sending again included).
+    @inline(__always)
+    static func longWay(_ pkts: UnsafeMutablePointer<OpaquePointer?>, count n: Int, ingress: Int, tenant: UInt16,
+                        fromUplink: Bool, state: UnsafePointer<ForwardingState>, tables: PolicyTables,
+                        local: UnsafeMutablePointer<WorkerPolicyState>, rules: RuleCounters, now: UInt64,
+                        outs: UnsafeMutablePointer<Int32>) -> (tracked: Int, hits: Int) {
+        let policy = tables.compiled
+        let s = local.pointee.scratch
+        let flows = local.pointee.flows
         // Stage 1b: the displacement words have arrived (or are on their way): prefetch the
         // endpoint entries they point at. Two passes, so that with 100k endpoints no packet
         // waits on its displacement miss before the next packet's loads are issued.
@@ -200,23 +240,7 @@ enum PolicyPipeline {
                                          tables: tables)
                 : Outcome.dropped(v.reason ?? .deniedByRule)
         }
-
-        // Fewer than half of the tracked packets (these t and the fast path's) were hits,
-        // remembered denials included: (hits + fastHits) * 2 < t + fastHits.
-        if t > 0 {
-            local.pointee.newFlowHeavy = hits * 2 < t - fastHits
-        } else if fastHits > 0 {
-            local.pointee.newFlowHeavy = false
-        }
-
-        // Capture and flow log (off unless configured).
-        if local.pointee.capture != nil || (local.pointee.flowLog != nil && (local.pointee.logDenied || tables.logsRules)) {
-            for i in 0..<n { record(pkts[i], outs[i], s.notes[i], ingress: ingress, local: local, epoch: policy.epoch, now: now) }
-        }
-        counters.countRx(port: ingress, packets: n, bytes: bytes)
-        Pipeline.deliver(pkts, count: n, outs: outs, ingress: ingress, tx: tx, counters: counters) { m, _ in
-            floodInTenant(m, tenant: tenant, ingress: ingress, tables: tables, tx: tx, counters: counters)
-        }
+        return (t, hits)
     }
 
     /// The established fast path (`FlowTable.established`) over the burst's IP packets
