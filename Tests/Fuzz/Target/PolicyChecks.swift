@@ -15,6 +15,7 @@ enum PolicyChecks {
         return FlowTable(capacity: 8, ticksPerSecond: ticksPerSecond, timeouts: t)
     }()
     nonisolated(unsafe) static var clock: UInt64 = 1
+    static let denials = DenialCache(lines: 16)
 
     static func run(_ f: PacketFields) {
         let policy = FuzzPolicy.compiled
@@ -27,6 +28,7 @@ enum PolicyChecks {
                 checkConntrack(f, tenant: tenant, classified: v)
                 checkAged(f, tenant: tenant, classified: v)
                 checkFragments(f, tenant: tenant, classified: v)
+                checkDenial(f, tenant: tenant, classified: v)
             }
         }
     }
@@ -139,6 +141,39 @@ enum PolicyChecks {
             invariant(v.allowed && v.flow != .new && v.rule == h.rule && v.contract == h.contract,
                       "the fast path decided \(h) where the long path says \(v)")
         }
+    }
+
+    /// A denial the cache keeps holds for the flow's key and epoch: with no connection,
+    /// every packet with that key (whatever its TCP flags, MACs, VLANs, ICMP fields or
+    /// offsets) is denied with the same reason, rule and contract; the reverse direction is
+    /// not covered, and admitting the connection from either end forgets it.
+    static func checkDenial(_ f: PacketFields, tenant: UInt16, classified c: Verdict) {
+        guard DenialCache.keeps(c, proto: f.ipProto) else { return }
+        let policy = FuzzPolicy.compiled
+        let k = FlowKey(tenant: tenant, fields: f)
+        let home = single.home(of: k)
+        denials.remember(k, home: home, epoch: policy.epoch, verdict: c, source: 7)
+        guard let d = denials.lookup(k, home: home, epoch: policy.epoch) else { return invariant(false, "a kept denial was not found") }
+        invariant(d.reason == c.reason && d.rule == c.rule && d.contract == c.contract && d.log == c.log && d.source == 7,
+                  "the cache gives \(d) for \(c)")
+        var variants = [f, f, f, f]
+        variants[0].tcpFlags ^= 0x17
+        variants[1].srcMAC = MACAddress(raw: f.srcMAC.raw ^ 0x0200_0000_0001)
+        variants[1].dstMAC = MACAddress(raw: f.dstMAC.raw ^ 0x0000_0000_0100)
+        variants[2].outerVLAN ^= 0x123; variants[2].icmpType ^= 8; variants[2].icmpCode ^= 1
+        variants[3].l4Offset &+= 4; variants[3].isFragment.toggle(); variants[3].fragmentID ^= 9
+        for g in variants {
+            single.removeAll()
+            let v = single.track(key: FlowKey(tenant: tenant, fields: g), fields: g, now: 10, policy: policy)
+            invariant(!v.allowed && v.reason == d.reason && v.rule == d.rule && v.contract == d.contract,
+                      "a remembered denial (\(d.reason.name)) where the long path says \(v)")
+        }
+        invariant(denials.lookup(k, home: home, epoch: policy.epoch &+ 1) == nil, "a denial held under another epoch")
+        if k.reversed != k {
+            invariant(denials.lookup(k.reversed, home: home, epoch: policy.epoch) == nil, "a denial held for the reverse direction")
+        }
+        denials.forget(k.reversed, home: single.home(of: k.reversed))
+        invariant(denials.lookup(k, home: home, epoch: policy.epoch) == nil, "an admitted flow's denial was not forgotten")
     }
 
     /// A small table kept across inputs, its clock running: it never holds more than its
