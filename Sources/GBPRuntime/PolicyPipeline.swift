@@ -38,6 +38,11 @@ enum PolicyPipeline {
         // While most packets are established, look for them in conntrack first; when most
         // are new, go straight to the endpoint lookups they need.
         let fastPath = !local.pointee.newFlowHeavy
+        let peek = fastPath && tenant != PolicyTables.noTenant
+        // Verdict capture or the flow log reads every packet's note; else only the notes
+        // the stages write are read.
+        let recording = local.pointee.capture != nil
+            || (local.pointee.flowLog != nil && (local.pointee.logDenied || tables.logsRules))
         var bytes = 0
         var undecided = 0   // packets left pending by stage 1
         // Touch every mbuf of the burst first: their cache misses overlap (a NIC's DMA
@@ -52,16 +57,10 @@ enum PolicyPipeline {
             let m = pkts[i]
             let length = Int(cdpdk_mbuf_data_len(m))
             bytes &+= length
-            s.notes[i] = VerdictNote()
-            s.homes[i] = -1
-            s.shaped[i] = false
-            if cdpdk_mbuf_nb_segs(m) != 1 {
-                // A frame chained over several mbufs (a jumbo frame from a PMD that scatters):
-                // the parser reads one contiguous segment, and the headers could straddle two.
-                s.fields[i] = PacketFields()
-                outs[i] = Outcome.dropped(.oversizeFrame)
-            } else if fastPath && tenant != PolicyTables.noTenant,
-                      let c = PacketParser.peekCommonShape(cdpdk_mbuf_data(m)!, length: length) {
+            if recording { s.notes[i] = VerdictNote() }
+            // A frame chained over several mbufs (a jumbo frame from a PMD that scatters) is
+            // not peeked at: the headers could straddle two segments (see `parseOne`).
+            if peek && cdpdk_mbuf_nb_segs(m) == 1, let c = PacketParser.peekCommonShape(cdpdk_mbuf_data(m)!, length: length) {
                 s.shapes[i] = c
                 s.shaped[i] = true
                 outs[i] = pending
@@ -69,26 +68,10 @@ enum PolicyPipeline {
                 let home = flows.home(of: FlowKey(tenant: tenant, common: c))
                 s.homes[i] = home
                 flows.prefetchSlot(home)
-            } else if let reason = PacketParser.parse(cdpdk_mbuf_data(m)!, length: length, into: &s.fields[i]) {
-                outs[i] = Outcome.dropped(reason)
-            } else if tenant == PolicyTables.noTenant {
-                outs[i] = Outcome.dropped(.unknownIngressPort)
             } else {
-                outs[i] = pending
-                undecided &+= 1
-                let f = s.fields + i
-                let k = f.pointee.kind
-                if k == .ipv4 || k == .ipv6 {
-                    if !fastPath {
-                        policy.endpoints.prefetchDisplacement(tenant: tenant, ip: f.pointee.src)
-                        policy.endpoints.prefetchDisplacement(tenant: tenant, ip: f.pointee.dst)
-                    }
-                    if FlowTable.isTracked(f.pointee.ipProto, f.pointee) && !f.pointee.isLaterFragment {
-                        let home = flows.home(of: FlowKey(tenant: tenant, fields: f.pointee))
-                        s.homes[i] = home
-                        if fastPath { flows.prefetchSlot(home) } else { flows.prefetchForAdmission(home) }
-                    }
-                }
+                s.shaped[i] = false
+                undecided &+= parseOne(m, length: length, at: i, tenant: tenant, fastPath: fastPath, policy: policy, flows: flows,
+                                       scratch: s, outs: outs)
             }
         }
 
@@ -123,13 +106,53 @@ enum PolicyPipeline {
         }
 
         // Capture and flow log (off unless configured).
-        if local.pointee.capture != nil || (local.pointee.flowLog != nil && (local.pointee.logDenied || tables.logsRules)) {
+        if recording {
             for i in 0..<n { record(pkts[i], outs[i], s.notes[i], ingress: ingress, local: local, epoch: policy.epoch, now: now) }
         }
         counters.countRx(port: ingress, packets: n, bytes: bytes)
         Pipeline.deliver(pkts, count: n, outs: outs, ingress: ingress, tx: tx, counters: counters) { m, _ in
             floodInTenant(m, tenant: tenant, ingress: ingress, tables: tables, tx: tx, counters: counters)
         }
+    }
+
+    /// Stage 1 for a packet that is not peeked at: the whole parse, then its home slot and
+    /// prefetches as for the peeked ones (or, while most traffic is new, the displacement
+    /// words of its endpoint lookups and what admitting it reads). Returns 1 when the packet
+    /// is pending, 0 when it is dropped.
+    @inline(__always)
+    static func parseOne(_ m: OpaquePointer?, length: Int, at i: Int, tenant: UInt16, fastPath: Bool, policy: CompiledPolicy,
+                         flows: FlowTable, scratch s: BurstScratch, outs: UnsafeMutablePointer<Int32>) -> Int {
+        s.homes[i] = -1
+        if cdpdk_mbuf_nb_segs(m) != 1 {
+            // A frame chained over several mbufs (a jumbo frame from a PMD that scatters):
+            // the parser reads one contiguous segment, and the headers could straddle two.
+            s.fields[i] = PacketFields()
+            outs[i] = Outcome.dropped(.oversizeFrame)
+            return 0
+        }
+        if let reason = PacketParser.parse(cdpdk_mbuf_data(m)!, length: length, into: &s.fields[i]) {
+            outs[i] = Outcome.dropped(reason)
+            return 0
+        }
+        if tenant == PolicyTables.noTenant {
+            outs[i] = Outcome.dropped(.unknownIngressPort)
+            return 0
+        }
+        outs[i] = pending
+        let f = s.fields + i
+        let k = f.pointee.kind
+        if k == .ipv4 || k == .ipv6 {
+            if !fastPath {
+                policy.endpoints.prefetchDisplacement(tenant: tenant, ip: f.pointee.src)
+                policy.endpoints.prefetchDisplacement(tenant: tenant, ip: f.pointee.dst)
+            }
+            if FlowTable.isTracked(f.pointee.ipProto, f.pointee) && !f.pointee.isLaterFragment {
+                let home = flows.home(of: FlowKey(tenant: tenant, fields: f.pointee))
+                s.homes[i] = home
+                if fastPath { flows.prefetchSlot(home) } else { flows.prefetchForAdmission(home) }
+            }
+        }
+        return 1
     }
 
     /// Stages 1b to 5 of `process`: the endpoints, sources, conntrack and contracts of the
@@ -259,7 +282,7 @@ enum PolicyPipeline {
         let epoch = tables.compiled.epoch
         var longWay: UInt64 = 0   // bit h & 63 set: a packet with home slot h went the long way
         var hits = 0
-        var denied: UInt64 = 0    // bit i set: packet i was dropped from a remembered denial
+        var denied = 0   // packets dropped from a remembered denial
         for i in 0..<n where s.homes[i] >= 0 {
             let home = s.homes[i]
             let bit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: home & 63)
@@ -279,7 +302,7 @@ enum PolicyPipeline {
                     if fromUplink || (h.source != CompiledPolicy.noEndpoint && tables.endpoint(h.source, hasMAC: srcMAC, port: ingress)) {
                         flows.refresh(slot: h.slot, now: now)
                         hits &+= 1
-                        rules.prefetch(h.rule)
+                        rules.count(h.rule, bytes: Int(cdpdk_mbuf_data_len(pkts[i])), allowed: true)
                         s.notes[i] = VerdictNote(contract: h.contract, rule: h.rule, log: h.log)
                         outs[i] = output(pkts[i], dstMAC: dstMAC, to: GroupMatch(group: CompiledPolicy.noGroup, endpoint: h.destination),
                                          tenant: tenant, ingress: ingress, tables: tables)
@@ -287,7 +310,7 @@ enum PolicyPipeline {
                     }
                 } else if let d = denials.lookup(key, home: home, epoch: epoch),
                           fromUplink || (d.source != CompiledPolicy.noEndpoint && tables.endpoint(d.source, hasMAC: srcMAC, port: ingress)) {
-                    denied |= 1 &<< UInt64(i)
+                    denied &+= 1
                     rules.count(d.rule, bytes: Int(cdpdk_mbuf_data_len(pkts[i])), allowed: false)
                     s.notes[i] = VerdictNote(contract: d.contract, rule: d.rule, log: d.log)
                     outs[i] = Outcome.dropped(d.reason)
@@ -296,16 +319,9 @@ enum PolicyPipeline {
             }
             longWay |= bit
         }
-        // The rule counters of the packets decided (prefetched above), in a second pass.
-        if hits > 0 {
-            for i in 0..<n where s.homes[i] >= 0 && outs[i] != pending && denied & (1 &<< UInt64(i)) == 0 {
-                rules.count(s.notes[i].rule, bytes: Int(cdpdk_mbuf_data_len(pkts[i])), allowed: true)
-            }
-        }
         flows.countHits(hits)
-        let deniedCount = denied.nonzeroBitCount
-        if deniedCount > 0 { flows.countDenialHits(deniedCount) }
-        return hits + deniedCount
+        if denied > 0 { flows.countDenialHits(denied) }
+        return hits + denied
     }
 
     /// Broadcast and multicast inside the tenant only: every port of the tenant but the ingress one.
