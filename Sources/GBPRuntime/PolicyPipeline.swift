@@ -80,12 +80,14 @@ enum PolicyPipeline {
         if fastPath {
             fastHits = established(pkts, count: n, ingress: ingress, tenant: tenant, fromUplink: fromUplink, tables: tables,
                                    flows: flows, denials: local.pointee.denials, scratch: s, rules: rules, now: now, outs: outs)
-            for i in 0..<n where undecided > fastHits && outs[i] == pending {
-                if s.shaped[i] { s.fields[i] = PacketFields(s.shapes[i]) }
-                let k = s.fields[i].kind
-                guard k == .ipv4 || k == .ipv6 else { continue }
-                policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].src)
-                policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].dst)
+            if undecided > fastHits {
+                for i in 0..<n where outs[i] == pending {
+                    if s.shaped[i] { s.fields[i] = PacketFields(s.shapes[i]) }
+                    let k = s.fields[i].kind
+                    guard k == .ipv4 || k == .ipv6 else { continue }
+                    policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].src)
+                    policy.endpoints.prefetchDisplacement(tenant: tenant, ip: s.fields[i].dst)
+                }
             }
         }
 

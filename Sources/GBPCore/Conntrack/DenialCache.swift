@@ -62,7 +62,7 @@ public struct DenialCache: @unchecked Sendable {
         guard remembered.pointee != 0 else { return nil }
         let d = lines + (home & mask)
         guard d.pointee.matches(key) && d.pointee.epoch == epoch else { return nil }
-        return RememberedDenial(reason: DropReason(rawValue: d.pointee.reason) ?? .deniedByRule, source: d.pointee.source,
+        return RememberedDenial(reason: d.pointee.reason, source: d.pointee.source,
                                 rule: d.pointee.rule, contract: d.pointee.contract, log: d.pointee.log)
     }
 
@@ -75,7 +75,7 @@ public struct DenialCache: @unchecked Sendable {
         let d = lines + (home & mask)
         let again = d.pointee.matches(key) && d.pointee.epoch == epoch
         d.pointee = Denial(key: key, epoch: epoch, rule: v.rule, source: source, contract: v.contract,
-                           reason: v.reason?.rawValue ?? 0, log: v.log)
+                           reason: v.reason ?? .deniedByRule, log: v.log)
         remembered.pointee &+= 1
         return again
     }
@@ -117,7 +117,7 @@ struct Denial {
     @usableFromInline var dstPort: UInt16 = 0
     @usableFromInline var tenant: UInt16 = 0
     @usableFromInline var proto: UInt8 = 0
-    @usableFromInline var reason: UInt8 = 0
+    @usableFromInline var reason: DropReason = .deniedByRule
     @usableFromInline var epoch: UInt32 = 0
     @usableFromInline var rule: UInt32 = 0
     @usableFromInline var source: UInt32 = 0
@@ -126,7 +126,7 @@ struct Denial {
     @usableFromInline var padding: UInt64 = 0   // to 64 bytes
 
     @inlinable
-    init(key k: FlowKey, epoch: UInt32, rule: UInt32, source: UInt32, contract: UInt16, reason: UInt8, log: Bool) {
+    init(key k: FlowKey, epoch: UInt32, rule: UInt32, source: UInt32, contract: UInt16, reason: DropReason, log: Bool) {
         srcHi = k.src.hi; srcLo = k.src.lo; dstHi = k.dst.hi; dstLo = k.dst.lo
         srcPort = k.srcPort; dstPort = k.dstPort; tenant = k.tenant; proto = k.proto
         self.reason = reason; self.epoch = epoch; self.rule = rule; self.source = source; self.contract = contract; self.log = log
