@@ -13,9 +13,10 @@ struct DenialCacheIntegrationTests {
     /// Client and server sit behind one port (pa), so that the order of their packets is
     /// the order of one pcap; what the policy allows between them is then dropped as
     /// `destination_on_ingress_port`, after conntrack and the rule counters saw it.
-    func config(_ g: GBPDProcess) -> String {
+    func config(_ g: GBPDProcess, extra: String = "") -> String {
         """
         \(g.pcapHeader(ports: ["pa", "pb"]))
+        \(extra)
         tenants: [{ name: shop }]
         groups:
           - { name: client, tenant: shop }
@@ -51,15 +52,19 @@ struct DenialCacheIntegrationTests {
     /// The reverse flow's packet ends a burst (the pcap PMD gives bursts of 32): the replies
     /// that follow find a connection whose endpoints the fast path does not know yet, and
     /// a denial that was not forgotten would drop them.
-    @Test func denialsAreCheckedCountedAndEndWhenTheReverseFlowOpens() throws {
-        let g = try GBPDProcess("denials")
-        defer { g.cleanUp() }
+    func writeInputs(_ g: GBPDProcess) throws {
         var input: [[UInt8]] = []
         for i in 0..<95 { input.append(toServer(i, srcMAC: i >= 50 && i % 10 == 7 ? macC2 : macC)) }
         input.append(PacketBuilder.udp(srcMAC: macS, dstMAC: macC, src: ipS, dst: ipC, srcPort: 6000, dstPort: 40000, payload: [1]))
         for i in 96..<196 { input.append(toServer(i, srcMAC: macC)) }
         try g.writePcap("pa-in.pcap", input)
         try g.writePcap("pb-in.pcap", [])
+    }
+
+    @Test func denialsAreCheckedCountedAndEndWhenTheReverseFlowOpens() throws {
+        let g = try GBPDProcess("denials")
+        defer { g.cleanUp() }
+        try writeInputs(g)
         let r = try g.run(config: config(g))
         #expect(r.status == 0, "gbpd failed: \(r.stderr)")
         #expect(r.drop(.deniedByRule) == 91)
@@ -80,5 +85,23 @@ struct DenialCacheIntegrationTests {
         #expect(block?["denied"] as? Int == 91)
         let callback = rules.first { $0["rule"] as? String == "callback/udp" }
         #expect(callback?["allowed"] as? Int == 101)
+    }
+
+    /// Verdict capture sees a remembered denial as the long path's: its contract and rule.
+    @Test func capturedDenialsNameTheirRule() throws {
+        let g = try GBPDProcess("denials-capture")
+        defer { g.cleanUp() }
+        try writeInputs(g)
+        let capture = g.path("verdicts.pcapng")
+        let r = try g.run(config: config(g, extra: "capture: { path: \(capture), packets: all }"))
+        #expect(r.status == 0, "gbpd failed: \(r.stderr)")
+        let comments = try PcapngComments.read(capture)
+        #expect(comments.count == 196)
+        func count(_ s: String) -> Int { comments.filter { $0.contains(s) }.count }
+        #expect(count("verdict=drop reason=denied_by_rule contract=block rule=block/udp6000 ") == 91)
+        #expect(count("reason=spoofed_ip ") == 4)
+        #expect(count("reason=destination_on_ingress_port contract=callback rule=callback/udp ") == 101)
+        let ct = r.stats?["conntrack"] as? [String: Any] ?? [:]
+        #expect((ct["denial_hits"] as? Int ?? 0) >= 20, "denial hits: \(ct)")
     }
 }
