@@ -301,7 +301,7 @@ enum PolicyPipeline {
             }
             if longWay & bit == 0 && !fragment {
                 if let h = flows.established(key, home: home, tcpFlags: tcpFlags, now: now, epoch: epoch) {
-                    if fromUplink || (h.source != CompiledPolicy.noEndpoint && tables.endpoint(h.source, hasMAC: srcMAC, port: ingress)) {
+                    if sourceMatches(h.source, mac: srcMAC, ingress: ingress, fromUplink: fromUplink, tables: tables) {
                         flows.refresh(slot: h.slot, now: now)
                         hits &+= 1
                         rules.count(h.rule, bytes: Int(cdpdk_mbuf_data_len(pkts[i])), allowed: true)
@@ -311,7 +311,7 @@ enum PolicyPipeline {
                         continue
                     }
                 } else if let d = denials.lookup(key, home: home, epoch: epoch),
-                          fromUplink || (d.source != CompiledPolicy.noEndpoint && tables.endpoint(d.source, hasMAC: srcMAC, port: ingress)) {
+                          sourceMatches(d.source, mac: srcMAC, ingress: ingress, fromUplink: fromUplink, tables: tables) {
                     denied &+= 1
                     rules.count(d.rule, bytes: Int(cdpdk_mbuf_data_len(pkts[i])), allowed: false)
                     s.notes[i] = VerdictNote(contract: d.contract, rule: d.rule, log: d.log)
@@ -324,6 +324,14 @@ enum PolicyPipeline {
         flows.countHits(hits)
         if denied > 0 { flows.countDenialHits(denied) }
         return hits + denied
+    }
+
+    /// The fast path's source check against a remembered source endpoint: anything from the
+    /// uplink; else the endpoint's own MAC on its own port. A packet that fails goes the long
+    /// way, where `ipIngress` says what is wrong with it.
+    @inline(__always)
+    static func sourceMatches(_ id: UInt32, mac: MACAddress, ingress: Int, fromUplink: Bool, tables: PolicyTables) -> Bool {
+        fromUplink || (id != CompiledPolicy.noEndpoint && tables.endpoint(id, hasMAC: mac, port: ingress))
     }
 
     /// Broadcast and multicast inside the tenant only: every port of the tenant but the ingress one.
