@@ -34,6 +34,9 @@ class EALSettings:
     fwd_cpu: int = 1
     memory_mb: int = 1024
     log_level: str = "*:warning"
+    # 2 MiB hugepages (reserved by bench/run --hugepages) instead of --no-huge: as deployed.
+    # --huge-unlink leaves no page files behind a process that dies.
+    hugepages: bool = False
 
     def lcore_args(self):
         if (self.main_cpu, self.fwd_cpu) == (0, 1):
@@ -41,7 +44,8 @@ class EALSettings:
         return ["--lcores", f"0@{self.main_cpu},1@{self.fwd_cpu}"]
 
     def args(self, file_prefix):
-        return [*self.lcore_args(), "--no-huge", "-m", str(self.memory_mb), "--no-pci",
+        memory = ["--huge-unlink"] if self.hugepages else ["--no-huge"]
+        return [*self.lcore_args(), *memory, "-m", str(self.memory_mb), "--no-pci",
                 "--file-prefix", file_prefix, "--log-level", self.log_level]
 
 
